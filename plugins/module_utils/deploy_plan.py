@@ -1,0 +1,205 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiregion.serverless contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading a project's ``project.yml`` and turning the deploy inputs into a checked plan.
+
+Everything here is pure: it reads files and returns data or raises ``PlanError`` with one line
+that says what to fix. Nothing here talks to AWS, so a bad input never writes anything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Dict, Iterable, List, Optional
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
+    yaml = None  # type: ignore
+
+# Commercial, GovCloud, China and ISO partitions: <area>-<direction>-<n> (e.g. us-east-1, ap-southeast-2,
+# us-gov-west-1, cn-north-1). A name of that shape that AWS does not have is still caught against the
+# stage's own list.
+REGION_PATTERN = re.compile(r"^(?:[a-z]{2}(?:-gov|-iso[a-z]?)?)-(?:north|south|east|west|central|northeast|northwest|southeast|southwest|mid|midwest)-\d{1,2}$")
+STAGE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
+BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+SSM_PREFIX_PATTERN = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
+RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+
+PROJECT_FILE = "project.yml"
+
+
+class PlanError(ValueError):
+    """A deploy input is wrong; the message is one line that says what to fix."""
+
+
+def load_yaml_file(path: str, what: str) -> Any:
+    if not os.path.isfile(path):
+        raise PlanError(f"{what} not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise PlanError(f"{what} is not valid YAML{where}: {problem}: {path}") from None
+
+
+def _require_mapping(value: Any, what: str) -> Dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PlanError(f"{what} must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _require_str_list(value: Any, what: str) -> List[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise PlanError(f"{what} must be a list of names")
+    return list(value)
+
+
+def parse_regions_argument(value: Any) -> Optional[List[str]]:
+    """``-e regions=a,b`` (or a YAML list) as a list of region names; None when not given.
+
+    Malformed values (empty items, spaces inside names, duplicates, non-strings) are refused.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        items = [item.strip() for item in value.split(",")]
+    elif isinstance(value, list):
+        items = [item.strip() if isinstance(item, str) else item for item in value]
+    else:
+        raise PlanError(f"regions must be a comma-separated list such as 'us-east-1,eu-west-1', got {value!r}")
+    if any(not isinstance(item, str) or not item for item in items):
+        raise PlanError(f"regions must be a comma-separated list such as 'us-east-1,eu-west-1' without empty items, got {value!r}")
+    for item in items:
+        if not REGION_PATTERN.match(item):
+            raise PlanError(f"'{item}' is not an AWS region name (expected something like us-east-1)")
+    duplicates = sorted({item for item in items if items.count(item) > 1})
+    if duplicates:
+        raise PlanError(f"regions lists {', '.join(duplicates)} more than once")
+    return items
+
+
+def load_project(project_dir: str) -> Dict[str, Any]:
+    """The checked contents of ``<project_dir>/project.yml`` with paths made absolute."""
+    if not project_dir or not os.path.isdir(project_dir):
+        raise PlanError(f"project_dir is not a directory: {project_dir}")
+    data = _require_mapping(load_yaml_file(os.path.join(project_dir, PROJECT_FILE), PROJECT_FILE), PROJECT_FILE)
+    stages = _require_mapping(data.get("stages"), f"{PROJECT_FILE} 'stages'")
+    if not stages:
+        raise PlanError(f"{PROJECT_FILE} defines no stages")
+    authorizer = data.get("authorizer") or {}
+    _require_mapping(authorizer, f"{PROJECT_FILE} 'authorizer'")
+    if authorizer.get("order", "first") not in ("first", "last"):
+        raise PlanError(f"{PROJECT_FILE} 'authorizer.order' must be first or last, got {authorizer.get('order')!r}")
+    project = {
+        "project_dir": os.path.abspath(project_dir),
+        "services_dir": os.path.join(os.path.abspath(project_dir), data.get("services_dir", "services")),
+        "init_dir": os.path.join(os.path.abspath(project_dir), data.get("init_dir", "init")),
+        "products_dir": os.path.join(os.path.abspath(project_dir), data.get("products_dir", "products")),
+        "always_excluded_services": _require_str_list(data.get("always_excluded_services"), f"{PROJECT_FILE} 'always_excluded_services'"),
+        "authorizer": {"service": authorizer.get("service"), "order": authorizer.get("order", "first")},
+        "stages": stages,
+    }
+    return project
+
+
+def check_stage(project: Dict[str, Any], stage: Any) -> Dict[str, Any]:
+    """The stage's settings, checked; raises with the list of known stages when it is not defined."""
+    if stage is None or stage == "":
+        raise PlanError("stage is required: run with -e stage=<stage> (one of: " + ", ".join(sorted(project["stages"])) + ")")
+    if not isinstance(stage, str) or not STAGE_PATTERN.match(stage):
+        raise PlanError(f"stage must be a plain name such as dev or prod, got {stage!r}")
+    if stage not in project["stages"]:
+        raise PlanError(f"stage '{stage}' is not defined in {PROJECT_FILE} (defined: {', '.join(sorted(project['stages']))})")
+    settings = _require_mapping(project["stages"][stage], f"stage '{stage}'")
+    what = f"stage '{stage}'"
+    account_id = str(settings.get("account_id", ""))
+    if not ACCOUNT_PATTERN.match(account_id):
+        raise PlanError(f"{what} account_id must be 12 digits, got {settings.get('account_id')!r}")
+    regions = _require_str_list(settings.get("regions"), f"{what} regions")
+    if not regions:
+        raise PlanError(f"{what} lists no regions")
+    for region in regions:
+        if not REGION_PATTERN.match(region):
+            raise PlanError(f"{what} region '{region}' is not an AWS region name")
+    primary = settings.get("primary_region", regions[0])
+    if primary not in regions:
+        raise PlanError(f"{what} primary_region '{primary}' is not one of its regions ({', '.join(regions)})")
+    bucket_pattern = settings.get("artifact_bucket")
+    if not isinstance(bucket_pattern, str) or "{region}" not in bucket_pattern:
+        raise PlanError(f"{what} artifact_bucket must be a name pattern containing {{region}}, got {bucket_pattern!r}")
+    for region in regions:
+        bucket = bucket_pattern.format(region=region)
+        if not BUCKET_PATTERN.match(bucket):
+            raise PlanError(f"{what} artifact bucket '{bucket}' is not a valid S3 bucket name")
+    ssm_prefix = settings.get("ssm_prefix", f"/multiregion/{stage}")
+    if not isinstance(ssm_prefix, str) or not SSM_PREFIX_PATTERN.match(ssm_prefix):
+        raise PlanError(f"{what} ssm_prefix must be an SSM path such as /multiregion/{stage}, got {ssm_prefix!r}")
+    return {
+        "account_id": account_id,
+        "regions": regions,
+        "primary_region": primary,
+        "artifact_bucket_pattern": bucket_pattern,
+        "excluded_services": _require_str_list(settings.get("excluded_services"), f"{what} excluded_services"),
+        "ssm_prefix": ssm_prefix,
+    }
+
+
+def select_regions(stage_name: str, stage_regions: List[str], requested: Optional[List[str]]) -> List[str]:
+    """The stage's regions, narrowed by ``-e regions``, in the stage's order."""
+    if requested is None:
+        return list(stage_regions)
+    unknown = [region for region in requested if region not in stage_regions]
+    if unknown:
+        raise PlanError(
+            f"region {', '.join(unknown)} is not in stage '{stage_name}' (its regions: {', '.join(stage_regions)})"
+        )
+    return [region for region in stage_regions if region in requested]
+
+
+def discover_products(products_dir: str) -> List[str]:
+    """Names of the product definitions (``<products_dir>/<name>.yml``), sorted."""
+    if not os.path.isdir(products_dir):
+        return []
+    return sorted(name[: -len(".yml")] for name in os.listdir(products_dir) if name.endswith(".yml"))
+
+
+def check_run_id(run_id: Any) -> str:
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
+        raise PlanError(f"resume must be a run id such as 20261123T120000Z-1a2b3c, got {run_id!r}")
+    return run_id
+
+
+def build_plan(project_dir: str, stage: Any, regions: Any = None, inventory_regions: Iterable[str] = ()) -> Dict[str, Any]:
+    """Everything the phases need to know about this run, or a PlanError saying what to fix."""
+    project = load_project(project_dir)
+    settings = check_stage(project, stage)
+    selected = select_regions(stage, settings["regions"], parse_regions_argument(regions))
+    inventory = list(inventory_regions)
+    if inventory:
+        missing = [region for region in selected if region not in inventory]
+        if missing:
+            raise PlanError(f"region {', '.join(missing)} has no host in the inventory (add it, or narrow with -e regions=...)")
+    return {
+        "project_dir": project["project_dir"],
+        "services_dir": project["services_dir"],
+        "init_dir": project["init_dir"],
+        "products_dir": project["products_dir"],
+        "always_excluded_services": project["always_excluded_services"],
+        "authorizer": project["authorizer"],
+        "stage": stage,
+        "account_id": settings["account_id"],
+        "regions": selected,
+        "primary_region": settings["primary_region"],
+        "artifact_buckets": {region: settings["artifact_bucket_pattern"].format(region=region) for region in settings["regions"]},
+        "excluded_services": settings["excluded_services"],
+        "ssm_prefix": settings["ssm_prefix"],
+        "products": discover_products(project["products_dir"]),
+    }

@@ -1,0 +1,153 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: multiregion.serverless contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: deploy_plan
+short_description: Check the deploy inputs against a project's stage settings and return the run's plan
+version_added: 0.1.0
+description:
+  - Reads C(project.yml) of a serverless monorepo (see C(docs/project-layout.md)), checks the stage, the
+    optional narrowing of its regions and the stage's settings (account, buckets, SSM prefix), and returns
+    everything the deploy phases need.
+  - Every bad input fails with one line that says what to fix. The module reads local files only and never
+    talks to AWS, so a bad input writes nothing anywhere.
+author:
+  - multiregion.serverless maintainers
+options:
+  project_dir:
+    description: The project folder that holds C(project.yml).
+    type: path
+    required: true
+  stage:
+    description: The stage to deploy, one of the stages of C(project.yml).
+    type: str
+  regions:
+    description:
+      - Narrows the stage's regions. A comma-separated string (C(-e regions=us-east-1,eu-west-1)) or a list.
+      - Every name must be a region of the stage.
+    type: raw
+  inventory_regions:
+    description:
+      - The regions that have a host in the inventory. When given, every selected region must be among them.
+    type: list
+    elements: str
+    default: []
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it behaves the same in check mode.
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Check the inputs and build the plan
+  multiregion.serverless.deploy_plan:
+    project_dir: "{{ project_dir }}"
+    stage: "{{ stage | default(omit) }}"
+    regions: "{{ regions | default(omit) }}"
+    inventory_regions: "{{ groups['regions'] }}"
+  register: deploy_plan_result
+"""
+
+RETURN = r"""
+plan:
+  description: The checked plan of the run.
+  returned: success
+  type: dict
+  contains:
+    stage:
+      description: The stage.
+      type: str
+      sample: dev
+    account_id:
+      description: The account that owns the artifact buckets.
+      type: str
+      sample: "123456789012"
+    regions:
+      description: The regions this run deploys to, in the stage's order.
+      type: list
+      elements: str
+      sample: [us-east-1, eu-west-1]
+    primary_region:
+      description: Where stage-wide things live (lock, ledger).
+      type: str
+      sample: us-east-1
+    artifact_buckets:
+      description: Artifact bucket per region of the stage.
+      type: dict
+      sample: {us-east-1: mrs-artifacts-dev-us-east-1}
+    excluded_services:
+      description: Services the stage excludes.
+      type: list
+      elements: str
+      sample: [e2e-fixtures]
+    always_excluded_services:
+      description: Services no stage deploys.
+      type: list
+      elements: str
+      sample: [legacy-reports]
+    authorizer:
+      description: The Lambda authorizer service and whether it is packaged first or last.
+      type: dict
+      sample: {service: authorizer, order: first}
+    ssm_prefix:
+      description: Prefix of the stage's SSM parameters.
+      type: str
+      sample: /multiregion/dev
+    products:
+      description: Names of the product definitions under the products folder.
+      type: list
+      elements: str
+      sample: [platform-core, tenant-analytics]
+    project_dir:
+      description: Absolute project folder.
+      type: str
+      sample: /srv/monorepo
+    services_dir:
+      description: Absolute services folder.
+      type: str
+      sample: /srv/monorepo/services
+    init_dir:
+      description: Absolute init stacks folder.
+      type: str
+      sample: /srv/monorepo/init
+    products_dir:
+      description: Absolute product definitions folder.
+      type: str
+      sample: /srv/monorepo/products
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_plan import PlanError, build_plan
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            project_dir=dict(type="path", required=True),
+            stage=dict(type="str"),
+            regions=dict(type="raw"),
+            inventory_regions=dict(type="list", elements="str", default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        plan = build_plan(
+            module.params["project_dir"],
+            module.params["stage"],
+            module.params["regions"],
+            module.params["inventory_regions"],
+        )
+    except PlanError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, plan=plan)
+
+
+if __name__ == "__main__":
+    main()

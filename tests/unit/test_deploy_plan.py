@@ -1,0 +1,139 @@
+"""The deploy inputs: every bad one is refused with one line that says what to fix."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_lock import (
+    held_message,
+    lock_parameter_name,
+    lock_value,
+    parse_lock_value,
+)
+from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_plan import (
+    PlanError,
+    build_plan,
+    check_run_id,
+    parse_regions_argument,
+)
+
+PROJECT_YML = """
+services_dir: services
+always_excluded_services: [legacy]
+authorizer: {service: authorizer, order: first}
+stages:
+  dev:
+    account_id: "123456789012"
+    primary_region: us-east-1
+    regions: [us-east-1, eu-west-1, ap-southeast-2]
+    artifact_bucket: "mrs-artifacts-dev-{region}"
+    excluded_services: []
+    ssm_prefix: /multiregion/dev
+  prod:
+    account_id: "123456789012"
+    regions: [us-east-1, us-west-2]
+    artifact_bucket: "mrs-artifacts-prod-{region}"
+    excluded_services: [e2e-fixtures]
+"""
+
+
+def make_project(tmp_path: Path, text: str = PROJECT_YML) -> str:
+    (tmp_path / "project.yml").write_text(textwrap.dedent(text))
+    (tmp_path / "products").mkdir()
+    (tmp_path / "products" / "platform-core.yml").write_text("name: platform-core\n")
+    return str(tmp_path)
+
+
+def test_plan_of_a_good_stage(tmp_path):
+    plan = build_plan(make_project(tmp_path), "dev")
+    assert plan["regions"] == ["us-east-1", "eu-west-1", "ap-southeast-2"]
+    assert plan["primary_region"] == "us-east-1"
+    assert plan["artifact_buckets"]["eu-west-1"] == "mrs-artifacts-dev-eu-west-1"
+    assert plan["products"] == ["platform-core"]
+    assert plan["always_excluded_services"] == ["legacy"]
+
+
+def test_regions_narrow_in_stage_order(tmp_path):
+    plan = build_plan(make_project(tmp_path), "dev", "ap-southeast-2,us-east-1")
+    assert plan["regions"] == ["us-east-1", "ap-southeast-2"]
+
+
+def test_prod_defaults(tmp_path):
+    plan = build_plan(make_project(tmp_path), "prod", ["us-west-2"])
+    assert plan["primary_region"] == "us-east-1"
+    assert plan["ssm_prefix"] == "/multiregion/prod"
+    assert plan["excluded_services"] == ["e2e-fixtures"]
+
+
+@pytest.mark.parametrize(
+    "stage, regions, inventory, message",
+    [
+        (None, None, (), "stage is required: run with -e stage=<stage> (one of: dev, prod)"),
+        ("", None, (), "stage is required"),
+        ("staging", None, (), "stage 'staging' is not defined in project.yml (defined: dev, prod)"),
+        ("dev; rm -rf /", None, (), "stage must be a plain name"),
+        ("dev", "us-east-1,,eu-west-1", (), "without empty items"),
+        ("dev", "moon-base-1", (), "'moon-base-1' is not an AWS region name"),
+        ("dev", "us-west-2", (), "region us-west-2 is not in stage 'dev' (its regions: us-east-1, eu-west-1, ap-southeast-2)"),
+        ("dev", "us-east-1,us-east-1", (), "regions lists us-east-1 more than once"),
+        ("dev", 42, (), "regions must be a comma-separated list"),
+        ("dev", "eu-west-1", ("us-east-1",), "region eu-west-1 has no host in the inventory"),
+    ],
+)
+def test_bad_inputs_fail_with_one_line(tmp_path, stage, regions, inventory, message):
+    with pytest.raises(PlanError) as info:
+        build_plan(make_project(tmp_path), stage, regions, inventory)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "replace, message",
+    [
+        (('account_id: "123456789012"\n    primary_region', 'account_id: "1234"\n    primary_region'), "account_id must be 12 digits"),
+        (('"mrs-artifacts-dev-{region}"', '"mrs-artifacts-dev"'), "artifact_bucket must be a name pattern containing {region}"),
+        (('"mrs-artifacts-dev-{region}"', '"MRS_{region}"'), "is not a valid S3 bucket name"),
+        (("ssm_prefix: /multiregion/dev", "ssm_prefix: multiregion dev"), "ssm_prefix must be an SSM path"),
+        (("primary_region: us-east-1", "primary_region: us-west-2"), "primary_region 'us-west-2' is not one of its regions"),
+        (("order: first", "order: sometimes"), "'authorizer.order' must be first or last"),
+        (("regions: [us-east-1, eu-west-1, ap-southeast-2]", "regions: [us-east-1, mars-1]"), "region 'mars-1' is not an AWS region name"),
+        (("stages:", "stages: [\n"), "project.yml is not valid YAML"),
+    ],
+)
+def test_bad_project_settings(tmp_path, replace, message):
+    old, new = replace
+    assert old in PROJECT_YML
+    with pytest.raises(PlanError) as info:
+        build_plan(make_project(tmp_path, PROJECT_YML.replace(old, new, 1)), "dev")
+    assert message in str(info.value)
+
+
+def test_missing_project(tmp_path):
+    with pytest.raises(PlanError, match="project_dir is not a directory"):
+        build_plan(str(tmp_path / "nope"), "dev")
+    with pytest.raises(PlanError, match="project.yml not found"):
+        build_plan(str(tmp_path), "dev")
+
+
+def test_regions_argument_forms():
+    assert parse_regions_argument(None) is None
+    assert parse_regions_argument("") is None
+    assert parse_regions_argument(" us-east-1 , eu-west-1 ") == ["us-east-1", "eu-west-1"]
+    assert parse_regions_argument(["us-gov-west-1"]) == ["us-gov-west-1"]
+
+
+def test_run_id():
+    assert check_run_id("20261123T120000Z-1a2b3c") == "20261123T120000Z-1a2b3c"
+    with pytest.raises(PlanError, match="resume must be a run id"):
+        check_run_id("../../etc/passwd")
+
+
+def test_lock_value_round_trip_and_message():
+    owner = parse_lock_value(lock_value("20261123T120000Z-1a2b3c", "ci@runner", "2026-11-23T12:00:00Z"))
+    assert owner == {"run_id": "20261123T120000Z-1a2b3c", "holder": "ci@runner", "started": "2026-11-23T12:00:00Z"}
+    assert lock_parameter_name("/multiregion/dev/") == "/multiregion/dev/deploy-lock"
+    message = held_message("dev", "/multiregion/dev/deploy-lock", owner)
+    assert "ci@runner" in message and "2026-11-23T12:00:00Z" in message and "break_lock=true" in message
+    assert parse_lock_value("hand made")["holder"] == "hand made"
