@@ -1,0 +1,207 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiregion.serverless contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The run ledger (JSON, one per run id) and the human report made from it.
+
+The ledger holds one entry per service x region (packaging), product x region (version decision),
+product x region (validation) and tenant (rollout), each with its status and times. A resumed run
+keeps its run id and merges: what the new attempt did replaces the old entry of the same key, the
+rest is carried over, so the ledger always says the latest word on every item.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, Iterable, List, Tuple
+
+LEDGER_VERSION = 1
+PHASES = ("packaging", "catalog", "validation", "rollout")
+
+# The identity of an entry within its phase: a newer entry with the same key replaces an older one.
+ENTRY_KEYS: Dict[str, Tuple[str, ...]] = {
+    "packaging": ("region", "service"),
+    "catalog": ("region", "product"),
+    "validation": ("region", "product"),
+    "rollout": ("region", "product", "tenant_id"),
+}
+
+# Which statuses count as what, for the report and for set_stats.
+FAILED = {"failed", "error"}
+DONE = {
+    "packaging": {"packaged", "cached"},
+    "catalog": {"created", "unchanged", "repaired"},
+    "validation": {"passed"},
+    "rollout": {"updated", "already_current"},
+}
+
+
+def entry_key(phase: str, entry: Dict[str, Any]) -> Tuple[Any, ...]:
+    return tuple(entry.get(field) for field in ENTRY_KEYS[phase])
+
+
+def merge_entries(phase: str, previous: Iterable[Dict[str, Any]], current: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Previous entries updated by the current ones, in a stable order (by key)."""
+    merged: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
+    for entry in previous:
+        merged[entry_key(phase, entry)] = entry
+    for entry in current:
+        merged[entry_key(phase, entry)] = entry
+    return [merged[key] for key in sorted(merged, key=lambda key: tuple(str(part) for part in key))]
+
+
+def build_ledger(
+    run: Dict[str, Any],
+    entries: Dict[str, List[Dict[str, Any]]],
+    previous: Dict[str, Any] = None,
+) -> Dict[str, Any]:
+    """The ledger of ``run`` (run_id, stage, regions, started, finished, status, phases_done) with ``entries``."""
+    ledger = {
+        "ledger_version": LEDGER_VERSION,
+        "run": copy.deepcopy(run),
+        "attempts": 1,
+    }
+    old_entries = (previous or {}).get("entries", {})
+    if previous:
+        ledger["attempts"] = int(previous.get("attempts", 1)) + 1
+        ledger["run"]["first_started"] = previous.get("run", {}).get("first_started") or previous.get("run", {}).get("started")
+        done_before = set(previous.get("run", {}).get("phases_done", []))
+        ledger["run"]["phases_done"] = sorted(done_before | set(run.get("phases_done", [])), key=_phase_order)
+    ledger["entries"] = {phase: merge_entries(phase, old_entries.get(phase, []), entries.get(phase, [])) for phase in PHASES}
+    ledger["totals"] = totals(ledger["entries"])
+    return ledger
+
+
+def _phase_order(name: str) -> int:
+    order = ["package", "catalog", "validate", "rollout"]
+    return order.index(name) if name in order else len(order)
+
+
+def totals(entries: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Dict[str, int]]:
+    """Counts per phase: done, failed, other (skipped, not started, untouched...)."""
+    result: Dict[str, Dict[str, int]] = {}
+    for phase in PHASES:
+        counts = {"done": 0, "failed": 0, "other": 0, "changed": 0}
+        for entry in entries.get(phase, []):
+            status = entry.get("status")
+            if status in FAILED:
+                counts["failed"] += 1
+            elif status in DONE[phase]:
+                counts["done"] += 1
+            else:
+                counts["other"] += 1
+            if entry.get("changed"):
+                counts["changed"] += 1
+        result[phase] = counts
+    return result
+
+
+def region_summary(ledger: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """One row per region: what was packaged, uploaded, versioned, rolled out, skipped and failed."""
+    regions = list(ledger["run"].get("regions", []))
+    for phase in PHASES:
+        for entry in ledger["entries"].get(phase, []):
+            if entry.get("region") not in regions:
+                regions.append(entry.get("region"))
+    rows = []
+    for region in regions:
+        def of(phase: str) -> List[Dict[str, Any]]:
+            return [entry for entry in ledger["entries"].get(phase, []) if entry.get("region") == region]
+
+        packaging, catalog, rollout, validation = of("packaging"), of("catalog"), of("rollout"), of("validation")
+        rows.append(
+            {
+                "region": region,
+                "packaged": sum(1 for entry in packaging if entry.get("status") == "packaged"),
+                "cached": sum(1 for entry in packaging if entry.get("status") == "cached"),
+                "uploaded": sum(int(entry.get("uploaded", 0) or 0) for entry in packaging),
+                "versions_created": sum(1 for entry in catalog if entry.get("status") == "created"),
+                "products_unchanged": sum(1 for entry in catalog if entry.get("status") in ("unchanged", "repaired")),
+                "validated": sum(1 for entry in validation if entry.get("status") == "passed"),
+                "tenants_updated": sum(1 for entry in rollout if entry.get("status") == "updated"),
+                "tenants_skipped": sum(1 for entry in rollout if entry.get("status") not in FAILED | {"updated"}),
+                "failed": sum(1 for phase_entries in (packaging, catalog, validation, rollout) for entry in phase_entries if entry.get("status") in FAILED),
+            }
+        )
+    return rows
+
+
+SUMMARY_COLUMNS = (
+    ("region", "region"),
+    ("packaged", "packaged"),
+    ("cached", "cached"),
+    ("uploaded", "uploaded"),
+    ("versions_created", "new versions"),
+    ("products_unchanged", "unchanged"),
+    ("validated", "validated"),
+    ("tenants_updated", "tenants updated"),
+    ("tenants_skipped", "tenants skipped"),
+    ("failed", "failed"),
+)
+
+
+def summary_table(ledger: Dict[str, Any]) -> List[str]:
+    """A short fixed-width table for the end of the run."""
+    rows = region_summary(ledger)
+    header = [title for _, title in SUMMARY_COLUMNS]
+    body = [[str(row[key]) for key, _ in SUMMARY_COLUMNS] for row in rows]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *body)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(header, widths)).rstrip()]
+    lines.append("  ".join("-" * width for width in widths))
+    lines.extend("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in body)
+    return lines
+
+
+def failures(ledger: Dict[str, Any]) -> List[str]:
+    """One line per failed item."""
+    lines = []
+    for phase in PHASES:
+        for entry in ledger["entries"].get(phase, []):
+            if entry.get("status") in FAILED:
+                what = ", ".join(str(entry[field]) for field in ENTRY_KEYS[phase][1:] if entry.get(field) is not None)
+                lines.append(f"{phase} {entry.get('region')} {what}: {entry.get('error') or 'failed'}")
+    return lines
+
+
+def render_markdown(ledger: Dict[str, Any]) -> str:
+    run = ledger["run"]
+    lines = [
+        f"# Deploy report: stage {run.get('stage')}, run {run.get('run_id')}",
+        "",
+        f"- status: **{run.get('status')}**",
+        f"- started: {run.get('started')}, finished: {run.get('finished')}" + (f" (attempt {ledger['attempts']})" if ledger.get("attempts", 1) > 1 else ""),
+        f"- regions: {', '.join(run.get('regions', []))}",
+        f"- phases done: {', '.join(run.get('phases_done', [])) or 'none'}",
+        "",
+        "## Per region",
+        "",
+        "| " + " | ".join(title for _, title in SUMMARY_COLUMNS) + " |",
+        "|" + "|".join(" --- " for _ in SUMMARY_COLUMNS) + "|",
+    ]
+    for row in region_summary(ledger):
+        lines.append("| " + " | ".join(str(row[key]) for key, _ in SUMMARY_COLUMNS) + " |")
+    failed = failures(ledger)
+    lines += ["", "## Failures", ""] + ([f"- {line}" for line in failed] if failed else ["none"])
+    catalog = ledger["entries"].get("catalog", [])
+    if catalog:
+        lines += ["", "## Product versions", "", "| region | product | decision | version | artifact id |", "| --- | --- | --- | --- | --- |"]
+        for entry in catalog:
+            lines.append(
+                f"| {entry.get('region')} | {entry.get('product')} | {entry.get('status')} | {entry.get('version') or ''} | {entry.get('artifact_id') or ''} |"
+            )
+    packaging = ledger["entries"].get("packaging", [])
+    if packaging:
+        lines += ["", "## Services", "", "| region | service | result | uploaded | seconds |", "| --- | --- | --- | --- | --- |"]
+        for entry in packaging:
+            lines.append(
+                f"| {entry.get('region')} | {entry.get('service')} | {entry.get('status')} | {entry.get('uploaded', 0)} | {entry.get('seconds', '')} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def awx_stats(ledger: Dict[str, Any]) -> Dict[str, Any]:
+    """The numbers AWX shows for the job (set_stats): flat, small."""
+    rows = region_summary(ledger)
+    stats: Dict[str, Any] = {"deploy_run_id": ledger["run"].get("run_id"), "deploy_status": ledger["run"].get("status")}
+    for key, _ in SUMMARY_COLUMNS[1:]:
+        stats[f"deploy_{key}"] = sum(row[key] for row in rows)
+    return stats

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Provision demo tenants (provisioned products) on the current version of every product of a stage.
+
+Only the demo uses this: real tenants are provisioned by whoever onboards them. It talks to whatever
+AWS_ENDPOINT_URL points at (the local AWS in the demo).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import yaml
+
+
+def tenant_parameters(product: dict, index: int) -> list[dict]:
+    """A value for every product parameter without a default: TenantId-like ones get the tenant's name."""
+    parameters = []
+    for key, spec in (product.get("parameters") or {}).items():
+        if "Default" in (spec or {}):
+            continue
+        allowed = (spec or {}).get("AllowedValues")
+        parameters.append({"Key": key, "Value": allowed[0] if allowed else f"demo-tenant-{index:03d}"})
+    return parameters
+
+
+def wait_for(client, record_ids: list[str], timeout: float = 300) -> list[str]:
+    """Record ids that did not succeed."""
+    pending, failed = set(record_ids), []
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for record_id in sorted(pending):
+            status = client.describe_record(Id=record_id)["RecordDetail"]["Status"]
+            if status in ("SUCCEEDED", "FAILED"):
+                pending.discard(record_id)
+                if status == "FAILED":
+                    failed.append(record_id)
+        if pending:
+            time.sleep(0.5)
+    return failed + sorted(pending)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--project-dir", required=True)
+    parser.add_argument("--stage", required=True)
+    parser.add_argument("--regions", required=True, help="comma-separated")
+    parser.add_argument("--count", type=int, default=4, help="tenants per product and region")
+    args = parser.parse_args()
+
+    project_dir = Path(args.project_dir)
+    settings = yaml.safe_load((project_dir / "project.yml").read_text())
+    stage = settings["stages"][args.stage]
+    ssm_prefix = stage.get("ssm_prefix", f"/multiregion/{args.stage}")
+    products_dir = project_dir / settings.get("products_dir", "products")
+    products = [yaml.safe_load(path.read_text()) for path in sorted(products_dir.glob("*.yml"))]
+
+    problems = 0
+    for region in args.regions.split(","):
+        catalog = boto3.client("servicecatalog", region_name=region)
+        ssm = boto3.client("ssm", region_name=region)
+        for product in products:
+            found = catalog.search_products_as_admin(Filters={"FullTextSearch": [product["name"]]})["ProductViewDetails"]
+            matches = [view for view in found if view["ProductViewSummary"]["Name"] == product["name"]]
+            if not matches:
+                print(f"{region}: product {product['name']} not found", file=sys.stderr)
+                problems += 1
+                continue
+            product_id = matches[0]["ProductViewSummary"]["ProductId"]
+            artifact_id = ssm.get_parameter(Name=f"{ssm_prefix}/products/{product['name']}/latest-artifact-id")["Parameter"]["Value"]
+            records = []
+            for index in range(1, args.count + 1):
+                name = f"demo-{product['name']}-{region}-{index:03d}"
+                response = catalog.provision_product(
+                    ProductId=product_id,
+                    ProvisioningArtifactId=artifact_id,
+                    ProvisionedProductName=name,
+                    ProvisioningParameters=tenant_parameters(product, index),
+                    Tags=[{"Key": "tenant", "Value": f"demo-tenant-{index:03d}"}],
+                )
+                records.append(response["RecordDetail"]["RecordId"])
+            failed = wait_for(catalog, records)
+            problems += len(failed)
+            print(f"{region}: {product['name']}: {len(records) - len(failed)} of {len(records)} demo tenants provisioned on {artifact_id}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

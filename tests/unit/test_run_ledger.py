@@ -1,0 +1,86 @@
+"""The run ledger: merging on resume, totals, the report and AWX's numbers."""
+from __future__ import annotations
+
+from ansible_collections.multiregion.serverless.plugins.module_utils.run_ledger import (
+    awx_stats,
+    build_ledger,
+    failures,
+    render_markdown,
+    summary_table,
+)
+
+RUN = {
+    "run_id": "20261123T120000Z-1a2b3c",
+    "stage": "dev",
+    "regions": ["us-east-1", "eu-west-1"],
+    "started": "2026-11-23T12:00:00Z",
+    "finished": "2026-11-23T12:05:00Z",
+    "status": "failed",
+    "phases_done": ["package", "catalog"],
+}
+
+
+def first_attempt():
+    return build_ledger(
+        RUN,
+        {
+            "packaging": [
+                {"region": "us-east-1", "service": "orders", "status": "packaged", "uploaded": 2, "changed": True},
+                {"region": "eu-west-1", "service": "orders", "status": "cached", "uploaded": 0},
+            ],
+            "catalog": [
+                {"region": "us-east-1", "product": "platform-core", "status": "created", "version": "V2", "artifact_id": "pa-1", "changed": True},
+                {"region": "eu-west-1", "product": "platform-core", "status": "unchanged", "version": "V1", "artifact_id": "pa-2"},
+            ],
+            "rollout": [
+                {"region": "us-east-1", "product": "platform-core", "tenant_id": "pp-1", "tenant": "acme", "status": "updated"},
+                {"region": "us-east-1", "product": "platform-core", "tenant_id": "pp-2", "tenant": "globex", "status": "failed", "error": "stack rolled back"},
+                {"region": "us-east-1", "product": "platform-core", "tenant_id": "pp-3", "tenant": "initech", "status": "skipped", "reason": "TAINTED"},
+            ],
+        },
+    )
+
+
+def test_totals_and_failures():
+    ledger = first_attempt()
+    assert ledger["totals"]["packaging"] == {"done": 2, "failed": 0, "other": 0, "changed": 1}
+    assert ledger["totals"]["rollout"] == {"done": 1, "failed": 1, "other": 1, "changed": 0}
+    assert failures(ledger) == ["rollout us-east-1 platform-core, pp-2: stack rolled back"]
+
+
+def test_resume_replaces_only_what_the_new_attempt_did():
+    previous = first_attempt()
+    resumed = build_ledger(
+        dict(RUN, status="succeeded", phases_done=["rollout"], started="2026-11-23T13:00:00Z"),
+        {"rollout": [{"region": "us-east-1", "product": "platform-core", "tenant_id": "pp-2", "tenant": "globex", "status": "updated"}]},
+        previous=previous,
+    )
+    assert resumed["attempts"] == 2
+    assert resumed["run"]["first_started"] == "2026-11-23T12:00:00Z"
+    assert resumed["run"]["phases_done"] == ["package", "catalog", "rollout"]
+    statuses = {entry["tenant_id"]: entry["status"] for entry in resumed["entries"]["rollout"]}
+    assert statuses == {"pp-1": "updated", "pp-2": "updated", "pp-3": "skipped"}
+    assert len(resumed["entries"]["packaging"]) == 2
+    assert failures(resumed) == []
+
+
+def test_report_and_table_agree():
+    ledger = first_attempt()
+    table = summary_table(ledger)
+    assert table[0].split()[0] == "region"
+    us_row = next(line for line in table if line.startswith("us-east-1"))
+    # packaged, cached, uploaded, new versions, unchanged, validated, updated, skipped, failed
+    assert us_row.split()[1:] == ["1", "0", "2", "1", "0", "0", "1", "1", "1"]
+    report = render_markdown(ledger)
+    assert "| us-east-1 | 1 | 0 | 2 | 1 | 0 | 0 | 1 | 1 | 1 |" in report
+    assert "- rollout us-east-1 platform-core, pp-2: stack rolled back" in report
+    assert "| eu-west-1 | platform-core | unchanged | V1 | pa-2 |" in report
+
+
+def test_awx_stats_sum_regions():
+    stats = awx_stats(first_attempt())
+    assert stats["deploy_packaged"] == 1
+    assert stats["deploy_cached"] == 1
+    assert stats["deploy_tenants_updated"] == 1
+    assert stats["deploy_failed"] == 1
+    assert stats["deploy_status"] == "failed"
