@@ -1,0 +1,829 @@
+"""Service Catalog beyond moto's portfolios: products with provisioning artifacts, provisioned products
+backed by real moto CloudFormation stacks, and records that complete lazily.
+
+The backend methods take the request's parameters and return the response in the API's own shapes
+(botocore's servicecatalog model), so the response class is a thin dispatcher and moto's model-driven
+serializer renders them. State is per account and region in ``servicecatalog_backends`` (a moto
+``BackendDict``), so moto's reset clears it.
+
+Records: a ProvisionProduct / UpdateProvisionedProduct / TerminateProvisionedProduct starts a record that
+stays IN_PROGRESS for the ``record_duration_s`` fault setting in force at the request. Nothing runs in the
+background: whenever a read touches the provisioned product or the record (Describe*, Search*, Scan*, or the
+next write) and the due time has passed, the record completes there and then, and the CloudFormation stack is
+created, updated or deleted at that moment. 1,000 in-flight records therefore cost nothing until read.
+"""
+from __future__ import annotations
+
+import random
+import string
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from moto.core.base_backend import BackendDict
+from moto.core.exceptions import JsonRESTError
+from moto.core.responses import ActionResult, EmptyResult
+from moto.core.utils import utcnow
+from moto.servicecatalog.models import ServiceCatalogBackend
+from moto.servicecatalog.responses import ServiceCatalogResponse
+
+from local_aws.faults import FAULTS
+from local_aws.templates import TemplateNotFound, fetch_template, parse_template
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+IN_PROGRESS, SUCCEEDED, FAILED = "IN_PROGRESS", "SUCCEEDED", "FAILED"
+PROVISION, UPDATE, TERMINATE = "PROVISION_PRODUCT", "UPDATE_PROVISIONED_PRODUCT", "TERMINATE_PROVISIONED_PRODUCT"
+
+
+class ResourceNotFoundException(JsonRESTError):
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ResourceNotFoundException", message)
+
+
+class InvalidParametersException(JsonRESTError):
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidParametersException", message)
+
+
+class ResourceInUseException(JsonRESTError):
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ResourceInUseException", message)
+
+
+class DuplicateResourceException(JsonRESTError):
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("DuplicateResourceException", message)
+
+
+class InvalidStateException(JsonRESTError):
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidStateException", message)
+
+
+def new_id(prefix: str) -> str:
+    """AWS-style ids: ``prod-``, ``pa-``, ``pp-``, ``rec-`` plus 13 lower-case letters and digits."""
+    return prefix + "".join(random.choices(string.ascii_lowercase + string.digits, k=13))
+
+
+def template_parameters(template: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    params = template.get("Parameters") or {}
+    return {name: spec or {} for name, spec in params.items()}
+
+
+def _default_of(spec: Dict[str, Any]) -> Optional[str]:
+    default = spec.get("Default")
+    if default is None:
+        return None
+    if isinstance(default, list):
+        return ",".join(str(item) for item in default)
+    return str(default)
+
+
+def resolve_parameters(
+    declared: Dict[str, Dict[str, Any]],
+    given: List[Dict[str, Any]],
+    previous: Optional[Dict[str, str]] = None,
+) -> Dict[str, str]:
+    """The stack parameters a provisioning or update would use.
+
+    ``given`` is ProvisioningParameters (``Key``/``Value``, and on update ``UsePreviousValue``). A declared
+    parameter that is not given takes its template Default, as CloudFormation does; with no default it is
+    missing and the request fails. ``UsePreviousValue`` takes the provisioned product's current value.
+    """
+    resolved: Dict[str, str] = {}
+    by_key = {}
+    for item in given or []:
+        key = item.get("Key")
+        if key not in declared:
+            raise InvalidParametersException(f"Parameter {key} is not defined in the provisioning artifact's template")
+        by_key[key] = item
+    for key, spec in declared.items():
+        item = by_key.get(key)
+        if item is not None and item.get("UsePreviousValue"):
+            if previous is None or key not in previous:
+                raise InvalidParametersException(f"UsePreviousValue is set for {key} but it has no previous value")
+            value: Optional[str] = previous[key]
+        elif item is not None and item.get("Value") is not None:
+            value = str(item["Value"])
+        else:
+            value = _default_of(spec)
+        if value is None:
+            raise InvalidParametersException(f"Parameter {key} is required and has no value")
+        allowed = spec.get("AllowedValues")
+        if allowed and value not in [str(option) for option in allowed]:
+            raise InvalidParametersException(f"Parameter {key} must be one of {allowed}, got {value!r}")
+        resolved[key] = value
+    return resolved
+
+
+def page(items: List[Any], token: Optional[str], size: Optional[int]) -> Tuple[List[Any], Optional[str]]:
+    """One page of ``items``: PageToken is the offset, as opaque to clients as AWS's."""
+    size = DEFAULT_PAGE_SIZE if not size else int(size)
+    if size < 0 or size > MAX_PAGE_SIZE:
+        raise InvalidParametersException(f"PageSize must be between 0 and {MAX_PAGE_SIZE}")
+    try:
+        start = int(token) if token else 0
+    except ValueError:
+        raise InvalidParametersException(f"Invalid PageToken {token}") from None
+    chunk = items[start : start + size]
+    following = start + size
+    return chunk, (str(following) if following < len(items) else None)
+
+
+@dataclass
+class Artifact:
+    id: str
+    product_id: str
+    name: str
+    description: str
+    template_url: str
+    template_body: str
+    template: Dict[str, Any]
+    type: str = "CLOUD_FORMATION_TEMPLATE"
+    active: bool = True
+    guidance: str = "DEFAULT"
+    created_time: Any = field(default_factory=utcnow)
+
+    def detail(self) -> Dict[str, Any]:
+        return {
+            "Id": self.id,
+            "Name": self.name,
+            "Description": self.description,
+            "Type": self.type,
+            "CreatedTime": self.created_time,
+            "Active": self.active,
+            "Guidance": self.guidance,
+        }
+
+    def summary(self) -> Dict[str, Any]:
+        return {"Id": self.id, "Name": self.name, "Description": self.description, "CreatedTime": self.created_time}
+
+    def parameters_view(self) -> List[Dict[str, Any]]:
+        view = []
+        for key, spec in template_parameters(self.template).items():
+            item: Dict[str, Any] = {
+                "ParameterKey": key,
+                "ParameterType": spec.get("Type", "String"),
+                "IsNoEcho": str(spec.get("NoEcho", "false")).lower() == "true",
+                "Description": spec.get("Description", ""),
+                "ParameterConstraints": {"AllowedValues": [str(v) for v in spec.get("AllowedValues", [])]},
+            }
+            default = _default_of(spec)
+            if default is not None:
+                item["DefaultValue"] = default
+            view.append(item)
+        return view
+
+
+@dataclass
+class CatalogProduct:
+    id: str
+    view_id: str
+    arn: str
+    name: str
+    owner: str
+    description: str
+    distributor: str
+    support_description: str
+    support_email: str
+    support_url: str
+    product_type: str
+    tags: List[Dict[str, str]]
+    artifacts: Dict[str, Artifact] = field(default_factory=dict)
+    created_time: Any = field(default_factory=utcnow)
+
+    def summary(self) -> Dict[str, Any]:
+        return {
+            "Id": self.view_id,
+            "ProductId": self.id,
+            "Name": self.name,
+            "Owner": self.owner,
+            "ShortDescription": self.description,
+            "Type": self.product_type,
+            "Distributor": self.distributor,
+            "HasDefaultPath": False,
+            "SupportEmail": self.support_email,
+            "SupportDescription": self.support_description,
+            "SupportUrl": self.support_url,
+        }
+
+    def view_detail(self) -> Dict[str, Any]:
+        return {
+            "ProductViewSummary": self.summary(),
+            "Status": "AVAILABLE",
+            "ProductARN": self.arn,
+            "CreatedTime": self.created_time,
+        }
+
+
+@dataclass
+class Record:
+    id: str
+    record_type: str
+    provisioned_product_id: str
+    provisioned_product_name: str
+    product_id: str
+    artifact_id: str
+    path_id: str
+    parameters: Dict[str, str]
+    due: float
+    fail_reason: Optional[str]
+    tags: List[Dict[str, str]]
+    status: str = IN_PROGRESS
+    errors: List[Dict[str, str]] = field(default_factory=list)
+    outputs: List[Dict[str, str]] = field(default_factory=list)
+    created_time: Any = field(default_factory=utcnow)
+    updated_time: Any = field(default_factory=utcnow)
+
+    def detail(self) -> Dict[str, Any]:
+        return {
+            "RecordId": self.id,
+            "ProvisionedProductName": self.provisioned_product_name,
+            "Status": self.status,
+            "CreatedTime": self.created_time,
+            "UpdatedTime": self.updated_time,
+            "ProvisionedProductType": "CFN_STACK",
+            "RecordType": self.record_type,
+            "ProvisionedProductId": self.provisioned_product_id,
+            "ProductId": self.product_id,
+            "ProvisioningArtifactId": self.artifact_id,
+            "PathId": self.path_id,
+            "RecordErrors": self.errors,
+            "RecordTags": self.tags,
+        }
+
+
+@dataclass
+class ProvisionedProduct:
+    id: str
+    name: str
+    arn: str
+    product_id: str
+    artifact_id: str
+    path_id: str
+    idempotency_token: str
+    tags: List[Dict[str, str]]
+    stack_name: str
+    parameters: Dict[str, str] = field(default_factory=dict)
+    status: str = "UNDER_CHANGE"
+    status_message: str = ""
+    last_record_id: str = ""
+    last_provisioning_record_id: str = ""
+    last_successful_record_id: str = ""
+    stack_id: str = ""
+    created_time: Any = field(default_factory=utcnow)
+
+    def detail(self) -> Dict[str, Any]:
+        detail = {
+            "Name": self.name,
+            "Arn": self.arn,
+            "Type": "CFN_STACK",
+            "Id": self.id,
+            "Status": self.status,
+            "StatusMessage": self.status_message,
+            "CreatedTime": self.created_time,
+            "IdempotencyToken": self.idempotency_token,
+            "LastRecordId": self.last_record_id,
+            "LastProvisioningRecordId": self.last_provisioning_record_id,
+            "ProductId": self.product_id,
+            "ProvisioningArtifactId": self.artifact_id,
+        }
+        if self.last_successful_record_id:
+            detail["LastSuccessfulProvisioningRecordId"] = self.last_successful_record_id
+        return detail
+
+
+class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
+    """moto's portfolio support plus products, artifacts, provisioned products and records."""
+
+    def __init__(self, region_name: str, account_id: str) -> None:
+        super().__init__(region_name, account_id)
+        self.lock = threading.RLock()
+        self.catalog_products: Dict[str, CatalogProduct] = {}
+        self.provisioned: Dict[str, ProvisionedProduct] = {}
+        self.provisioned_by_name: Dict[str, str] = {}
+        self.records: Dict[str, Record] = {}
+        self.tokens: Dict[str, Any] = {}
+
+    # moto derives the urls module from the backend's module name; ours are moto's servicecatalog urls,
+    # whose handler install() points at ExtendedServiceCatalogResponse.
+    @property
+    def _url_module(self) -> Any:  # type: ignore[override]
+        import moto.servicecatalog.urls as urls
+
+        return urls
+
+    # ---- products -------------------------------------------------------------------------------------
+    def _arn(self, kind: str, resource_id: str) -> str:
+        return f"arn:{self.partition}:catalog:{self.region_name}:{self.account_id}:{kind}/{resource_id}"
+
+    def _product(self, product_id: Optional[str] = None, name: Optional[str] = None) -> CatalogProduct:
+        if product_id:
+            product = self.catalog_products.get(product_id)
+            if product is None:
+                raise ResourceNotFoundException(f"Product {product_id} not found.")
+            return product
+        if name:
+            for product in self.catalog_products.values():
+                if product.name == name:
+                    return product
+            raise ResourceNotFoundException(f"Product {name} not found.")
+        raise InvalidParametersException("Either product Id or product Name is required.")
+
+    def _new_artifact(self, product_id: str, parameters: Dict[str, Any]) -> Artifact:
+        info = parameters.get("Info") or {}
+        url = info.get("LoadTemplateFromURL")
+        if not url:
+            raise InvalidParametersException("Info.LoadTemplateFromURL is required.")
+        try:
+            body = fetch_template(url)
+        except TemplateNotFound as exc:
+            raise InvalidParametersException(f"Unable to read the template at {url}: {exc}") from exc
+        template: Dict[str, Any] = {}
+        if not parameters.get("DisableTemplateValidation"):
+            try:
+                template = parse_template(body)
+            except ValueError as exc:
+                raise InvalidParametersException(f"Template at {url} is not a valid CloudFormation template: {exc}") from exc
+        else:
+            try:
+                template = parse_template(body)
+            except ValueError:
+                template = {"Resources": {}}
+        return Artifact(
+            id=new_id("pa-"),
+            product_id=product_id,
+            name=parameters.get("Name") or "",
+            description=parameters.get("Description") or "",
+            template_url=url,
+            template_body=body,
+            template=template,
+            type=parameters.get("Type") or "CLOUD_FORMATION_TEMPLATE",
+        )
+
+    def _idempotent(self, operation: str, token: Optional[str], make: Callable[[], Any]) -> Any:
+        if not token:
+            return make()
+        key = (operation, token)
+        if key not in self.tokens:
+            self.tokens[key] = make()
+        return self.tokens[key]
+
+    def create_catalog_product(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        for required in ("Name", "Owner", "ProductType", "ProvisioningArtifactParameters"):
+            if not params.get(required):
+                raise InvalidParametersException(f"{required} is required.")
+
+        def make() -> Dict[str, Any]:
+            product_id = new_id("prod-")
+            product = CatalogProduct(
+                id=product_id,
+                view_id=new_id("prodview-"),
+                arn=self._arn("product", product_id),
+                name=params["Name"],
+                owner=params["Owner"],
+                description=params.get("Description") or "",
+                distributor=params.get("Distributor") or "",
+                support_description=params.get("SupportDescription") or "",
+                support_email=params.get("SupportEmail") or "",
+                support_url=params.get("SupportUrl") or "",
+                product_type=params["ProductType"],
+                tags=params.get("Tags") or [],
+            )
+            artifact = self._new_artifact(product_id, params["ProvisioningArtifactParameters"])
+            product.artifacts[artifact.id] = artifact
+            self.catalog_products[product_id] = product
+            return {
+                "ProductViewDetail": product.view_detail(),
+                "ProvisioningArtifactDetail": artifact.detail(),
+                "Tags": product.tags,
+            }
+
+        with self.lock:
+            return self._idempotent("CreateProduct", params.get("IdempotencyToken"), make)
+
+    def describe_catalog_product(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            product = self._product(params.get("Id"), params.get("Name"))
+            return {
+                "ProductViewSummary": product.summary(),
+                "ProvisioningArtifacts": [a.summary() | {"Guidance": a.guidance} for a in product.artifacts.values() if a.active],
+                "Budgets": [],
+                "LaunchPaths": [],
+            }
+
+    def describe_product_as_admin(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            product = self._product(params.get("Id"), params.get("Name"))
+            return {
+                "ProductViewDetail": product.view_detail(),
+                "ProvisioningArtifactSummaries": [a.summary() for a in product.artifacts.values()],
+                "Tags": product.tags,
+                "TagOptions": [],
+                "Budgets": [],
+            }
+
+    def search_products_as_admin(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        filters = params.get("Filters") or {}
+        with self.lock:
+            products = list(self.catalog_products.values())
+        for text in filters.get("FullTextSearch", []):
+            products = [p for p in products if text.lower() in f"{p.name} {p.description} {p.owner}".lower()]
+        for owner in filters.get("Owner", []):
+            products = [p for p in products if p.owner == owner]
+        for product_type in filters.get("ProductType", []):
+            products = [p for p in products if p.product_type == product_type]
+        sort_by = params.get("SortBy") or "CreationDate"
+        keys: Dict[str, Callable[[CatalogProduct], Any]] = {
+            "Title": lambda p: p.name,
+            "VersionCount": lambda p: len(p.artifacts),
+            "CreationDate": lambda p: p.created_time,
+        }
+        products.sort(key=keys.get(sort_by, keys["CreationDate"]), reverse=params.get("SortOrder") == "DESCENDING")
+        chunk, token = page(products, params.get("PageToken"), params.get("PageSize"))
+        return {"ProductViewDetails": [p.view_detail() for p in chunk], "NextPageToken": token}
+
+    def delete_catalog_product(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            product = self._product(params.get("Id"))
+            if any(pp.product_id == product.id for pp in self.provisioned.values()):
+                raise ResourceInUseException(f"Product {product.id} has provisioned products.")
+            del self.catalog_products[product.id]
+        return {}
+
+    # ---- provisioning artifacts -----------------------------------------------------------------------
+    def _artifact(self, product: CatalogProduct, artifact_id: Optional[str], name: Optional[str] = None) -> Artifact:
+        if artifact_id:
+            artifact = product.artifacts.get(artifact_id)
+            if artifact is None:
+                raise ResourceNotFoundException(f"Provisioning artifact {artifact_id} not found for product {product.id}.")
+            return artifact
+        if name:
+            # Names may repeat; AWS resolves a name to the newest artifact carrying it.
+            matches = [a for a in product.artifacts.values() if a.name == name]
+            if matches:
+                return matches[-1]
+            raise ResourceNotFoundException(f"Provisioning artifact {name} not found for product {product.id}.")
+        raise InvalidParametersException("Either ProvisioningArtifactId or ProvisioningArtifactName is required.")
+
+    @staticmethod
+    def _artifact_answer(artifact: Artifact) -> Dict[str, Any]:
+        return {"ProvisioningArtifactDetail": artifact.detail(), "Info": {"TemplateUrl": artifact.template_url}, "Status": "AVAILABLE"}
+
+    def create_provisioning_artifact(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        def make() -> Dict[str, Any]:
+            product = self._product(params.get("ProductId"))
+            artifact = self._new_artifact(product.id, params.get("Parameters") or {})
+            product.artifacts[artifact.id] = artifact
+            return self._artifact_answer(artifact)
+
+        with self.lock:
+            return self._idempotent("CreateProvisioningArtifact", params.get("IdempotencyToken"), make)
+
+    def list_provisioning_artifacts(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            product = self._product(params.get("ProductId"))
+            return {"ProvisioningArtifactDetails": [a.detail() for a in product.artifacts.values()]}
+
+    def describe_provisioning_artifact(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            product = self._product(params.get("ProductId"), params.get("ProductName"))
+            artifact = self._artifact(product, params.get("ProvisioningArtifactId"), params.get("ProvisioningArtifactName"))
+            answer = self._artifact_answer(artifact)
+            if params.get("Verbose"):
+                answer["Info"]["CloudFormationTemplate"] = artifact.template_body
+            if params.get("IncludeProvisioningArtifactParameters"):
+                answer["ProvisioningArtifactParameters"] = artifact.parameters_view()
+            return answer
+
+    def describe_provisioning_parameters(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            product = self._product(params.get("ProductId"), params.get("ProductName"))
+            artifact = self._artifact(product, params.get("ProvisioningArtifactId"), params.get("ProvisioningArtifactName"))
+            return {"ProvisioningArtifactParameters": artifact.parameters_view(), "ConstraintSummaries": [], "TagOptions": []}
+
+    def update_provisioning_artifact(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            product = self._product(params.get("ProductId"))
+            artifact = self._artifact(product, params.get("ProvisioningArtifactId"))
+            if params.get("Name") is not None:
+                artifact.name = params["Name"]
+            if params.get("Description") is not None:
+                artifact.description = params["Description"]
+            if params.get("Active") is not None:
+                artifact.active = bool(params["Active"])
+            if params.get("Guidance") is not None:
+                if params["Guidance"] not in ("DEFAULT", "DEPRECATED"):
+                    raise InvalidParametersException("Guidance must be DEFAULT or DEPRECATED.")
+                artifact.guidance = params["Guidance"]
+            return self._artifact_answer(artifact)
+
+    def delete_provisioning_artifact(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            product = self._product(params.get("ProductId"))
+            artifact = self._artifact(product, params.get("ProvisioningArtifactId"))
+            for pp in list(self.provisioned.values()):
+                self._settle(pp)
+            if any(pp.artifact_id == artifact.id for pp in self.provisioned.values()):
+                raise ResourceInUseException(f"Provisioning artifact {artifact.id} is used by a provisioned product.")
+            if len(product.artifacts) == 1:
+                raise InvalidParametersException("A product must keep at least one provisioning artifact.")
+            del product.artifacts[artifact.id]
+        return {}
+
+    # ---- provisioned products and records -------------------------------------------------------------
+    def _pp(self, pp_id: Optional[str], name: Optional[str]) -> ProvisionedProduct:
+        if pp_id:
+            pp = self.provisioned.get(pp_id)
+        elif name:
+            pp = self.provisioned.get(self.provisioned_by_name.get(name, ""))
+        else:
+            raise InvalidParametersException("Either ProvisionedProductId or ProvisionedProductName is required.")
+        if pp is None:
+            raise ResourceNotFoundException(f"Provisioned product {pp_id or name} not found.")
+        self._settle(pp)
+        if pp.id not in self.provisioned:  # its termination just completed
+            raise ResourceNotFoundException(f"Provisioned product {pp_id or name} not found.")
+        return pp
+
+    def _start_record(self, pp: ProvisionedProduct, record_type: str, artifact_id: str, parameters: Dict[str, str], tags: List[Dict[str, str]]) -> Record:
+        settings = FAULTS.settings
+        reason = None
+        if pp.name in settings.fail_provisioned_products:
+            reason = f"Injected failure for provisioned product {pp.name} (fail_provisioned_products)"
+        record = Record(
+            id=new_id("rec-"),
+            record_type=record_type,
+            provisioned_product_id=pp.id,
+            provisioned_product_name=pp.name,
+            product_id=pp.product_id,
+            artifact_id=artifact_id,
+            path_id=pp.path_id,
+            parameters=parameters,
+            due=time.monotonic() + settings.record_duration_s,
+            fail_reason=reason,
+            tags=tags,
+        )
+        self.records[record.id] = record
+        pp.status = "UNDER_CHANGE"
+        pp.status_message = ""
+        pp.last_record_id = record.id
+        if record_type != TERMINATE:
+            pp.last_provisioning_record_id = record.id
+        return record
+
+    def _settle(self, pp: ProvisionedProduct) -> None:
+        """Complete the product's in-flight record once its due time has passed (lazy, no threads)."""
+        record = self.records.get(pp.last_record_id)
+        if record is None or record.status != IN_PROGRESS or time.monotonic() < record.due:
+            return
+        error = record.fail_reason
+        if error is None:
+            try:
+                self._apply_stack(pp, record)
+            except Exception as exc:  # noqa: BLE001 - any moto CloudFormation failure fails the record, as on AWS
+                error = f"CloudFormation stack {pp.stack_name} failed: {type(exc).__name__}: {exc}"
+        record.updated_time = utcnow()
+        if error is None:
+            record.status = SUCCEEDED
+            if record.record_type == TERMINATE:
+                del self.provisioned[pp.id]
+                self.provisioned_by_name.pop(pp.name, None)
+                return
+            pp.status = "AVAILABLE"
+            pp.artifact_id = record.artifact_id
+            pp.parameters = dict(record.parameters)
+            pp.last_successful_record_id = record.id
+            return
+        record.status = FAILED
+        record.errors = [{"Code": "ProvisioningFailed", "Description": error}]
+        pp.status_message = error
+        # A failed first provisioning leaves ERROR; a failed update or termination leaves the previous
+        # stack running but out of step: TAINTED.
+        pp.status = "ERROR" if record.record_type == PROVISION else "TAINTED"
+
+    def _cloudformation(self) -> Any:
+        from moto.cloudformation.models import cloudformation_backends
+
+        return cloudformation_backends[self.account_id][self.region_name]
+
+    def _apply_stack(self, pp: ProvisionedProduct, record: Record) -> None:
+        cfn = self._cloudformation()
+        if record.record_type == TERMINATE:
+            if pp.stack_id:
+                cfn.delete_stack(pp.stack_id)
+            return
+        product = self.catalog_products[pp.product_id]
+        artifact = product.artifacts[record.artifact_id]
+        if record.record_type == PROVISION:
+            stack = cfn.create_stack(name=pp.stack_name, template=artifact.template_body, parameters=dict(record.parameters),
+                                     tags={t["Key"]: t["Value"] for t in pp.tags})
+            pp.stack_id = stack.stack_id
+        else:
+            stack = cfn.update_stack(
+                name=pp.stack_id or pp.stack_name,
+                template=artifact.template_body,
+                role_arn=None,
+                parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in record.parameters.items()],
+                tags=None,
+            )
+        if "FAILED" in stack.status or "ROLLBACK" in stack.status:
+            raise RuntimeError(f"stack status {stack.status}")
+        record.outputs = [{"OutputKey": "CloudformationStackARN", "OutputValue": stack.stack_id, "Description": "The ARN of the launched CloudFormation stack"}]
+        for output in stack.outputs or []:
+            record.outputs.append(
+                {"OutputKey": output["OutputKey"], "OutputValue": str(output["OutputValue"]), "Description": output.get("Description") or ""}
+            )
+
+    def provision_product(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        name = params.get("ProvisionedProductName")
+        if not name:
+            raise InvalidParametersException("ProvisionedProductName is required.")
+
+        def make() -> Dict[str, Any]:
+            product = self._product(params.get("ProductId"), params.get("ProductName"))
+            artifact = self._artifact(product, params.get("ProvisioningArtifactId"), params.get("ProvisioningArtifactName"))
+            if not artifact.active:
+                raise InvalidParametersException(f"Provisioning artifact {artifact.id} is not active.")
+            existing = self.provisioned.get(self.provisioned_by_name.get(name, ""))
+            if existing is not None:
+                self._settle(existing)  # a finished termination frees the name
+            if name in self.provisioned_by_name:
+                raise DuplicateResourceException(f"A provisioned product with the name {name} already exists.")
+            parameters = resolve_parameters(template_parameters(artifact.template), params.get("ProvisioningParameters") or [])
+            pp_id = new_id("pp-")
+            pp = ProvisionedProduct(
+                id=pp_id,
+                name=name,
+                arn=f"arn:{self.partition}:servicecatalog:{self.region_name}:{self.account_id}:stack/{name}/{pp_id}",
+                product_id=product.id,
+                artifact_id=artifact.id,
+                path_id=params.get("PathId") or "",
+                idempotency_token=params.get("ProvisionToken") or new_id("token-"),
+                tags=params.get("Tags") or [],
+                stack_name=f"SC-{self.account_id}-{pp_id}",
+            )
+            self.provisioned[pp.id] = pp
+            self.provisioned_by_name[name] = pp.id
+            record = self._start_record(pp, PROVISION, artifact.id, parameters, pp.tags)
+            return {"RecordDetail": record.detail()}
+
+        with self.lock:
+            return self._idempotent("ProvisionProduct", params.get("ProvisionToken"), make)
+
+    def update_provisioned_product(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        def make() -> Dict[str, Any]:
+            pp = self._pp(params.get("ProvisionedProductId"), params.get("ProvisionedProductName"))
+            if pp.status == "UNDER_CHANGE":
+                raise ResourceInUseException(f"Provisioned product {pp.name} is UNDER_CHANGE; wait for record {pp.last_record_id}.")
+            if params.get("ProductId") or params.get("ProductName"):
+                product = self._product(params.get("ProductId"), params.get("ProductName"))
+                if product.id != pp.product_id:
+                    raise InvalidParametersException("A provisioned product cannot change to another product.")
+            product = self.catalog_products[pp.product_id]
+            if params.get("ProvisioningArtifactId") or params.get("ProvisioningArtifactName"):
+                artifact = self._artifact(product, params.get("ProvisioningArtifactId"), params.get("ProvisioningArtifactName"))
+            else:
+                artifact = product.artifacts[pp.artifact_id]
+            if not artifact.active:
+                raise InvalidParametersException(f"Provisioning artifact {artifact.id} is not active.")
+            parameters = resolve_parameters(
+                template_parameters(artifact.template), params.get("ProvisioningParameters") or [], previous=pp.parameters
+            )
+            record = self._start_record(pp, UPDATE, artifact.id, parameters, pp.tags)
+            return {"RecordDetail": record.detail()}
+
+        with self.lock:
+            return self._idempotent("UpdateProvisionedProduct", params.get("UpdateToken"), make)
+
+    def terminate_provisioned_product(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        def make() -> Dict[str, Any]:
+            pp = self._pp(params.get("ProvisionedProductId"), params.get("ProvisionedProductName"))
+            if pp.status == "UNDER_CHANGE":
+                raise ResourceInUseException(f"Provisioned product {pp.name} is UNDER_CHANGE; wait for record {pp.last_record_id}.")
+            record = self._start_record(pp, TERMINATE, pp.artifact_id, pp.parameters, pp.tags)
+            if params.get("IgnoreErrors"):
+                record.fail_reason = None
+            return {"RecordDetail": record.detail()}
+
+        with self.lock:
+            return self._idempotent("TerminateProvisionedProduct", params.get("TerminateToken"), make)
+
+    def describe_provisioned_product(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            pp = self._pp(params.get("Id"), params.get("Name"))
+            return {"ProvisionedProductDetail": pp.detail(), "CloudWatchDashboards": []}
+
+    def describe_record(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            record = self.records.get(params.get("Id") or "")
+            if record is None:
+                raise ResourceNotFoundException(f"Record {params.get('Id')} not found.")
+            pp = self.provisioned.get(record.provisioned_product_id)
+            if pp is not None:
+                self._settle(pp)
+            outputs, token = page(record.outputs, params.get("PageToken"), params.get("PageSize"))
+            return {"RecordDetail": record.detail(), "RecordOutputs": outputs, "NextPageToken": token}
+
+    def _settled_products(self) -> List[ProvisionedProduct]:
+        for pp in list(self.provisioned.values()):
+            self._settle(pp)
+        return list(self.provisioned.values())
+
+    def _attributes(self, pp: ProvisionedProduct) -> Dict[str, Any]:
+        product = self.catalog_products.get(pp.product_id)
+        artifact = product.artifacts.get(pp.artifact_id) if product else None
+        return pp.detail() | {
+            "Tags": pp.tags,
+            "PhysicalId": pp.stack_id,
+            "ProductName": product.name if product else "",
+            "ProvisioningArtifactName": artifact.name if artifact else "",
+            "UserArn": f"arn:{self.partition}:iam::{self.account_id}:user/local-aws",
+            "UserArnSession": f"arn:{self.partition}:iam::{self.account_id}:user/local-aws",
+        }
+
+    def search_provisioned_products(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            rows = [self._attributes(pp) for pp in self._settled_products()]
+        fields = {
+            "id": "Id", "arn": "Arn", "name": "Name", "productid": "ProductId", "productname": "ProductName",
+            "provisioningartifactid": "ProvisioningArtifactId", "provisioningartifactname": "ProvisioningArtifactName",
+            "status": "Status", "type": "Type", "lastrecordid": "LastRecordId",
+        }
+        for query in (params.get("Filters") or {}).get("SearchQuery", []):
+            key, sep, value = query.partition(":")
+            if sep and key.lower() in fields:
+                rows = [r for r in rows if str(r.get(fields[key.lower()], "")) == value]
+            else:
+                rows = [r for r in rows if query.lower() in r["Name"].lower()]
+        sort_by = params.get("SortBy")
+        if sort_by:
+            sort_key = {"name": "Name", "arn": "Arn", "id": "Id", "lastrecordid": "LastRecordId"}.get(sort_by.lower())
+            if sort_key is None:
+                raise InvalidParametersException(f"Cannot sort by {sort_by}.")
+            rows.sort(key=lambda r: r[sort_key], reverse=params.get("SortOrder") == "DESCENDING")
+        chunk, token = page(rows, params.get("PageToken"), params.get("PageSize"))
+        return {"ProvisionedProducts": chunk, "TotalResultsCount": len(rows), "NextPageToken": token}
+
+    def scan_provisioned_products(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            details = [pp.detail() for pp in self._settled_products()]
+        chunk, token = page(details, params.get("PageToken"), params.get("PageSize"))
+        return {"ProvisionedProducts": chunk, "NextPageToken": token}
+
+
+servicecatalog_backends = BackendDict(ExtendedServiceCatalogBackend, "servicecatalog")
+
+
+def _handler(backend_method: str) -> Callable[["ExtendedServiceCatalogResponse"], ActionResult]:
+    def handle(self: "ExtendedServiceCatalogResponse") -> ActionResult:
+        params = self._json_params()
+        result = getattr(self.servicecatalog_backend, backend_method)(params)
+        return ActionResult(result) if result else EmptyResult()
+
+    handle.__name__ = backend_method
+    return handle
+
+
+class ExtendedServiceCatalogResponse(ServiceCatalogResponse):
+    """moto dispatches ``AWS242ServiceCatalogService.<Action>`` to the snake_case method of that name."""
+
+    @property
+    def servicecatalog_backend(self) -> ExtendedServiceCatalogBackend:  # type: ignore[override]
+        return servicecatalog_backends[self.current_account][self.region]
+
+    def _json_params(self) -> Dict[str, Any]:
+        import json
+
+        return json.loads(self.body) if self.body else {}
+
+    create_product = _handler("create_catalog_product")
+    describe_product = _handler("describe_catalog_product")
+    delete_product = _handler("delete_catalog_product")
+    describe_product_as_admin = _handler("describe_product_as_admin")
+    search_products_as_admin = _handler("search_products_as_admin")
+    create_provisioning_artifact = _handler("create_provisioning_artifact")
+    list_provisioning_artifacts = _handler("list_provisioning_artifacts")
+    describe_provisioning_artifact = _handler("describe_provisioning_artifact")
+    describe_provisioning_parameters = _handler("describe_provisioning_parameters")
+    update_provisioning_artifact = _handler("update_provisioning_artifact")
+    delete_provisioning_artifact = _handler("delete_provisioning_artifact")
+    provision_product = _handler("provision_product")
+    update_provisioned_product = _handler("update_provisioned_product")
+    terminate_provisioned_product = _handler("terminate_provisioned_product")
+    describe_provisioned_product = _handler("describe_provisioned_product")
+    describe_record = _handler("describe_record")
+    search_provisioned_products = _handler("search_provisioned_products")
+    scan_provisioned_products = _handler("scan_provisioned_products")
