@@ -205,3 +205,122 @@ def awx_stats(ledger: Dict[str, Any]) -> Dict[str, Any]:
     for key, _ in SUMMARY_COLUMNS[1:]:
         stats[f"deploy_{key}"] = sum(row[key] for row in rows)
     return stats
+
+
+# ---- From what the phase roles return (package_results, catalog_results, validate_results, rollout_results)
+# to ledger entries. The shapes are documented in docs/{package,catalog,rollout}-phase.md.
+
+
+def _service_of_key(key: str) -> str:
+    """``serverless/<service>/...`` and ``init/<stack>/...`` name their service; other keys none."""
+    parts = key.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] in ("serverless", "init") else ""
+
+
+def package_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]]:
+    packaged = set(results.get("packaged") or [])
+    cached = set(results.get("cached") or [])
+    uploads: Dict[str, int] = {}
+    for key in results.get("uploaded_keys") or []:
+        service = _service_of_key(key)
+        uploads[service] = uploads.get(service, 0) + 1
+    entries = []
+    for kind in ("services", "init_stacks"):
+        for name, info in sorted((results.get(kind) or {}).items()):
+            info = info or {}
+            status = "packaged" if name in packaged else "cached" if name in cached else info.get("status", "skipped")
+            entries.append(
+                {
+                    "region": region,
+                    "service": name,
+                    "kind": "init" if kind == "init_stacks" else "service",
+                    "status": status,
+                    "changed": name in packaged or uploads.get(name, 0) > 0,
+                    "uploaded": uploads.get(name, 0),
+                    "seconds": info.get("seconds", info.get("duration_s")),
+                    "template_url": (results.get("template_urls") or {}).get(name),
+                }
+            )
+    return entries
+
+
+def catalog_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]]:
+    entries = []
+    for name, info in sorted((results.get("products") or {}).items()):
+        info = info or {}
+        if info.get("version_created"):
+            status = "created"
+        elif info.get("ssm_parameter_changed"):
+            status = "repaired"
+        else:
+            status = "unchanged"
+        entries.append(
+            {
+                "region": region,
+                "product": name,
+                "status": status,
+                "changed": bool(info.get("changed")),
+                "version": info.get("artifact_name"),
+                "artifact_id": info.get("artifact_id"),
+                "previous_version": info.get("previous_artifact_name"),
+                "fingerprint": info.get("fingerprint"),
+            }
+        )
+    return entries
+
+
+def validation_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]]:
+    entries = []
+    for name, info in sorted((results.get("products") or {}).items()):
+        info = info or {}
+        entries.append(
+            {
+                "region": region,
+                "product": name,
+                "status": info.get("status", "passed" if not info.get("failed") else "failed"),
+                "tenant": info.get("tenant_name") or info.get("provisioned_product_name"),
+                "error": info.get("error"),
+            }
+        )
+    return entries
+
+
+def rollout_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]]:
+    entries = []
+    for product, info in sorted((results.get("products") or {}).items()):
+        for tenant in (info or {}).get("tenants") or []:
+            entries.append(
+                {
+                    "region": region,
+                    "product": product,
+                    "tenant_id": tenant.get("id"),
+                    "tenant": tenant.get("name"),
+                    "status": tenant.get("status"),
+                    "changed": tenant.get("status") == "updated",
+                    "from": tenant.get("from_artifact"),
+                    "to": tenant.get("to_artifact"),
+                    "record_id": tenant.get("record_id"),
+                    "seconds": tenant.get("duration"),
+                    "error": tenant.get("error") or tenant.get("reason"),
+                }
+            )
+    return entries
+
+
+ADAPTERS = {
+    "packaging": ("package", package_entries),
+    "catalog": ("catalog", catalog_entries),
+    "validation": ("validate", validation_entries),
+    "rollout": ("rollout", rollout_entries),
+}
+
+
+def entries_from_region_results(region_results: Dict[str, Dict[str, Any]]) -> Dict[str, List[Dict[str, Any]]]:
+    """Ledger entries of every phase from ``{region: {package: ..., catalog: ..., validate: ..., rollout: ...}}``."""
+    entries: Dict[str, List[Dict[str, Any]]] = {phase: [] for phase in PHASES}
+    for region, phases in sorted((region_results or {}).items()):
+        for phase, (result_key, adapter) in ADAPTERS.items():
+            results = (phases or {}).get(result_key)
+            if isinstance(results, dict):
+                entries[phase].extend(adapter(region, results))
+    return entries
