@@ -237,7 +237,7 @@ def package_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]
                     "status": status,
                     "changed": name in packaged or uploads.get(name, 0) > 0,
                     "uploaded": uploads.get(name, 0),
-                    "seconds": info.get("seconds", info.get("duration_s")),
+                    "seconds": info.get("packaging_seconds"),
                     "template_url": (results.get("template_urls") or {}).get(name),
                 }
             )
