@@ -1,0 +1,495 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiregion.serverless contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One product version step against AWS: read, decide (catalog.py, cfn_template.py), then write only on a change.
+
+Order of work, so that a refused input writes nothing:
+
+1. names and scheme checked (no call); 2. the new template read and parsed, its bucket and every nested
+template's bucket checked against the stage's account (HeadBucket + ExpectedBucketOwner); 3. the product
+found (or its creation planned); 4. the current version's fingerprint read from its description (or its
+template fetched when it has none); 5. only on a change: the high-water mark reserved in SSM, then the
+artifact created; 6. the latest-id parameter made to hold the current id; 7. optional lifecycle.
+
+Every AWS call goes through ``CatalogVersioner._call`` so a failure reports its operation and resource.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import (
+    BotoCoreError,
+    ClientError,
+    error_code,
+)
+from ansible_collections.multiregion.serverless.plugins.module_utils.catalog import (
+    CatalogError,
+    VersionScheme,
+    artifact_summary,
+    check_ssm_parameter_name,
+    choose_active,
+    content_addressed_key,
+    default_highest_version_parameter,
+    description_with_fingerprint,
+    fingerprint_from_description,
+    highest_issued_value,
+    next_version,
+    parse_highest_issued,
+    plan_lifecycle,
+)
+from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_template import (
+    TemplateError,
+    bounded_text,
+    fingerprint_tree,
+    parse_s3_url,
+    parse_template,
+    pretty_json,
+    regional_s3_url,
+)
+
+PRODUCT_ID = re.compile(r"^prod-[a-z0-9]{6,}$")
+DEFAULT_DIFF_LIMIT = 64 * 1024
+NOT_FOUND_CODES = ("ResourceNotFoundException",)
+MISSING_OBJECT_CODES = ("NoSuchKey", "404", "NotFound", "NoSuchBucket")
+OWNER_MISMATCH_CODES = ("AccessDenied", "403", "Forbidden")
+SEARCH_PAGE_SIZE = 100
+
+
+class AwsCallError(Exception):
+    """A botocore error with the operation and resource it happened on (for ``fail_aws``)."""
+
+    def __init__(self, error: BaseException, operation: str, resource: str) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.operation = operation
+        self.resource = resource
+
+
+@dataclass
+class CatalogRequest:
+    product: str
+    ssm_parameter: str
+    region: str
+    template_path: Optional[str] = None
+    template_url: Optional[str] = None
+    template_bucket: Optional[str] = None
+    template_key_prefix: Optional[str] = None
+    expected_bucket_owner: Optional[str] = None
+    version_scheme: str = "V<n>"
+    version_counter_parameter: Optional[str] = None
+    description: Optional[str] = None
+    guidance: str = "DEFAULT"
+    create_missing_product: bool = False
+    product_owner: Optional[str] = None
+    product_description: Optional[str] = None
+    product_distributor: Optional[str] = None
+    product_support_email: Optional[str] = None
+    product_tags: Dict[str, str] = field(default_factory=dict)
+    keep_active_versions: Optional[int] = None
+    check_mode: bool = False
+    diff: bool = False
+    diff_limit: int = DEFAULT_DIFF_LIMIT
+
+
+@dataclass
+class NewTemplate:
+    document: Dict[str, Any]
+    url: str
+    source: str
+    fingerprint: str
+    nested: List[Dict[str, Any]]
+    upload: Optional[Tuple[str, str, bytes]] = None  # bucket, key, body for a local file not yet published
+
+
+class CatalogVersioner:
+    """Runs one request; ``clients(service)`` gives amazon.aws retrying clients (calls take ``aws_retry=True``)."""
+
+    def __init__(self, request: CatalogRequest, clients: Callable[[str], Any], warn: Callable[[str], None]) -> None:
+        self.request = request
+        self._clients = clients
+        self._client_cache: Dict[str, Any] = {}
+        self.warn = warn
+        self.scheme = VersionScheme(request.version_scheme)
+        self.ssm_parameter = check_ssm_parameter_name(request.ssm_parameter, "ssm_parameter")
+        self.counter_parameter = check_ssm_parameter_name(
+            request.version_counter_parameter or default_highest_version_parameter(self.ssm_parameter), "version_counter_parameter"
+        )
+        if self.counter_parameter == self.ssm_parameter:
+            raise CatalogError("version_counter_parameter must differ from ssm_parameter")
+        if bool(request.template_path) == bool(request.template_url):
+            raise CatalogError("give exactly one of template_path and template_url")
+        if request.template_path and not request.template_bucket:
+            raise CatalogError("template_path needs template_bucket: Service Catalog reads templates from S3 only")
+        if request.keep_active_versions is not None and request.keep_active_versions < 1:
+            raise CatalogError(f"keep_active_versions must be 1 or more, got {request.keep_active_versions}")
+        if request.template_url:
+            parse_s3_url(request.template_url)  # a TemplateError (one line) before any call
+        # One token per run: botocore's and AWSRetry's retries of the same create reuse it.
+        self._token = uuid.uuid4().hex
+        self._checked_buckets: Dict[str, bool] = {}
+
+    # ------------------------------------------------------------------------------------------ plumbing
+
+    def _client(self, service: str) -> Any:
+        if service not in self._client_cache:
+            self._client_cache[service] = self._clients(service)
+        return self._client_cache[service]
+
+    def _call(self, service: str, operation: str, resource: str, **kwargs: Any) -> Dict[str, Any]:
+        method = getattr(self._client(service), _snake(operation))
+        try:
+            return method(**kwargs)
+        except (BotoCoreError, ClientError) as exc:
+            raise AwsCallError(exc, operation, resource) from exc
+
+    def _owner_args(self) -> Dict[str, str]:
+        owner = self.request.expected_bucket_owner
+        return {"ExpectedBucketOwner": owner} if owner else {}
+
+    # ------------------------------------------------------------------------------------------- reading
+
+    def check_bucket_owner(self, bucket: str, what: str) -> None:
+        """HeadBucket with ExpectedBucketOwner, once per bucket: a foreign bucket fails before any write."""
+        owner = self.request.expected_bucket_owner
+        if not owner or self._checked_buckets.get(bucket):
+            return
+        try:
+            self._call("s3", "HeadBucket", f"bucket {bucket}", Bucket=bucket, aws_retry=True, **self._owner_args())
+        except AwsCallError as exc:
+            code = error_code(exc.error)
+            if code in OWNER_MISMATCH_CODES:
+                raise CatalogError(f"{what} is in bucket {bucket}, which is not owned by the stage's account {owner}; nothing was written") from None
+            if code in MISSING_OBJECT_CODES:
+                raise CatalogError(f"{what} is in bucket {bucket}, which does not exist in {self.request.region}; nothing was written") from None
+            raise
+        self._checked_buckets[bucket] = True
+
+    def read_s3_text(self, url: str, what: str, owned: bool = True) -> str:
+        location = parse_s3_url(url)
+        if owned:
+            self.check_bucket_owner(location.bucket, what)
+        extra = self._owner_args() if owned else {}
+        try:
+            body = self._call("s3", "GetObject", url, Bucket=location.bucket, Key=location.key, aws_retry=True, **extra)["Body"].read()
+        except AwsCallError as exc:
+            code = error_code(exc.error)
+            if code in MISSING_OBJECT_CODES:
+                raise CatalogError(f"{what} {url} does not exist (s3://{location.bucket}/{location.key}); nothing was written") from None
+            if owned and code in OWNER_MISMATCH_CODES:
+                owner = self.request.expected_bucket_owner
+                raise CatalogError(f"{what} {url} is not readable as the stage's account {owner}: {code}; nothing was written") from None
+            raise
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CatalogError(f"{what} {url} is not UTF-8 text, so not a CloudFormation template") from None
+
+    def _fetch_nested(self, owned: bool) -> Callable[[str], Dict[str, Any]]:
+        def fetch(url: str) -> Dict[str, Any]:
+            return parse_template(self.read_s3_text(url, "nested template", owned), f"nested template {url}")
+
+        return fetch
+
+    def load_new_template(self) -> NewTemplate:
+        request = self.request
+        upload = None
+        if request.template_path:
+            source = request.template_path
+            try:
+                with open(request.template_path, "rb") as handle:
+                    body = handle.read()
+            except OSError as exc:
+                raise CatalogError(f"template_path {request.template_path}: {exc.strerror}") from None
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise CatalogError(f"{source} is not UTF-8 text, so not a CloudFormation template") from None
+            document = parse_template(text, source)
+            extension = os.path.splitext(source)[1].lower() if os.path.splitext(source)[1].lower() in (".json", ".yml", ".yaml", ".template") else ".json"
+            prefix = request.template_key_prefix if request.template_key_prefix is not None else f"products/{request.product}"
+            key = content_addressed_key(prefix, hashlib.sha256(body).hexdigest(), extension)
+            bucket = request.template_bucket or ""
+            self.check_bucket_owner(bucket, f"template_bucket for {source}")
+            url = regional_s3_url(bucket, key, request.region)
+            upload = (bucket, key, body)
+        else:
+            url = request.template_url or ""
+            source = url
+            location = parse_s3_url(url)
+            if location.region and location.region != request.region:
+                self.warn(f"template_url {url} is in {location.region}, not {request.region}: a product's template should use its own region's bucket")
+            document = parse_template(self.read_s3_text(url, "template_url"), url)
+        fingerprint, nested = fingerprint_tree(document, self._fetch_nested(owned=True), source)
+        return NewTemplate(
+            document=document,
+            url=url,
+            source=source,
+            fingerprint=fingerprint,
+            nested=[{"logical_id": item.logical_id, "url": item.url, "fingerprint": item.fingerprint, "depth": item.depth} for item in nested],
+            upload=upload,
+        )
+
+    def find_product(self) -> Optional[Dict[str, Any]]:
+        key = "Id" if PRODUCT_ID.match(self.request.product) else "Name"
+        try:
+            answer = self._call("servicecatalog", "DescribeProductAsAdmin", f"product {self.request.product}", aws_retry=True, **{key: self.request.product})
+        except AwsCallError as exc:
+            if error_code(exc.error) in NOT_FOUND_CODES:
+                return None
+            raise
+        return answer["ProductViewDetail"]["ProductViewSummary"]
+
+    def list_artifacts(self, product_id: str) -> List[Dict[str, Any]]:
+        # ListProvisioningArtifacts has no paging input: one call returns every version of the product.
+        answer = self._call("servicecatalog", "ListProvisioningArtifacts", f"product {product_id}", ProductId=product_id, aws_retry=True)
+        return list(answer.get("ProvisioningArtifactDetails") or [])
+
+    def artifact_template(self, product_id: str, artifact: Dict[str, Any]) -> Optional[Tuple[Dict[str, Any], str]]:
+        """The template of an existing version and its fingerprint; None (with a warning) when unreadable."""
+        answer = self._call(
+            "servicecatalog", "DescribeProvisioningArtifact", f"version {artifact.get('Name')} ({artifact.get('Id')})",
+            ProductId=product_id, ProvisioningArtifactId=artifact["Id"], aws_retry=True,
+        )
+        url = (answer.get("Info") or {}).get("TemplateUrl")
+        try:
+            if not url:
+                raise CatalogError("it has no TemplateUrl")
+            # The current version's template is only read, wherever it lives (it may predate this collection).
+            document = parse_template(self.read_s3_text(url, "current template", owned=False), url)
+            fingerprint, _nested = fingerprint_tree(document, self._fetch_nested(owned=False), url)
+        except (CatalogError, TemplateError) as exc:
+            self.warn(f"cannot read the template of version {artifact.get('Name')} ({artifact.get('Id')}): {exc}; treating the template as changed")
+            return None
+        return document, fingerprint
+
+    def read_parameter(self, name: str) -> Optional[Dict[str, Any]]:
+        try:
+            return self._call("ssm", "GetParameter", f"parameter {name}", Name=name, aws_retry=True)["Parameter"]
+        except AwsCallError as exc:
+            if error_code(exc.error) == "ParameterNotFound":
+                return None
+            raise
+
+    def artifacts_in_use(self, product_id: str) -> set:
+        """Artifact ids that provisioned products of ``product_id`` use (all users of the account)."""
+        in_use = set()
+        token = None
+        # SearchProvisionedProducts has no botocore paginator; PageToken is followed by hand.
+        while True:
+            kwargs: Dict[str, Any] = {
+                "Filters": {"SearchQuery": [f"productId:{product_id}"]},
+                "AccessLevelFilter": {"Key": "Account", "Value": "self"},
+                "PageSize": SEARCH_PAGE_SIZE,
+            }
+            if token:
+                kwargs["PageToken"] = token
+            answer = self._call("servicecatalog", "SearchProvisionedProducts", f"product {product_id}", aws_retry=True, **kwargs)
+            for provisioned in answer.get("ProvisionedProducts") or []:
+                if provisioned.get("ProductId", product_id) == product_id and provisioned.get("ProvisioningArtifactId"):
+                    in_use.add(provisioned["ProvisioningArtifactId"])
+            token = answer.get("NextPageToken")
+            if not token:
+                return in_use
+
+    # ------------------------------------------------------------------------------------------- writing
+
+    def publish(self, template: NewTemplate) -> None:
+        """Upload a local template to its content-addressed key, unless an earlier run already did."""
+        if not template.upload:
+            return
+        bucket, key, body = template.upload
+        try:
+            self._call("s3", "HeadObject", f"s3://{bucket}/{key}", Bucket=bucket, Key=key, aws_retry=True, **self._owner_args())
+            return
+        except AwsCallError as exc:
+            if error_code(exc.error) not in MISSING_OBJECT_CODES:
+                raise
+        content_type = "application/json" if key.endswith(".json") else "text/yaml"
+        self._call("s3", "PutObject", f"s3://{bucket}/{key}", Bucket=bucket, Key=key, Body=body, ContentType=content_type, aws_retry=True, **self._owner_args())
+
+    def put_parameter(self, name: str, value: str) -> int:
+        answer = self._call("ssm", "PutParameter", f"parameter {name}", Name=name, Value=value, Type="String", Tier="Standard", Overwrite=True, aws_retry=True)
+        return int(answer.get("Version") or 0)
+
+    def _artifact_parameters(self, name: str, template: NewTemplate) -> Dict[str, Any]:
+        return {
+            "Name": name,
+            "Description": description_with_fingerprint(self.request.description, template.fingerprint),
+            "Info": {"LoadTemplateFromURL": template.url},
+            "Type": "CLOUD_FORMATION_TEMPLATE",
+        }
+
+    def create_product(self, template: NewTemplate, name: str) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+        request = self.request
+        kwargs: Dict[str, Any] = {
+            "Name": request.product,
+            "Owner": request.product_owner,
+            "ProductType": "CLOUD_FORMATION_TEMPLATE",
+            "ProvisioningArtifactParameters": self._artifact_parameters(name, template),
+            "IdempotencyToken": self._token,
+        }
+        if request.product_tags:
+            kwargs["Tags"] = [{"Key": key, "Value": str(value)} for key, value in sorted(request.product_tags.items())]
+        for option, api_name in (("product_description", "Description"), ("product_distributor", "Distributor"), ("product_support_email", "SupportEmail")):
+            if getattr(request, option):
+                kwargs[api_name] = getattr(request, option)
+        answer = self._call("servicecatalog", "CreateProduct", f"product {request.product}", aws_retry=True, **kwargs)
+        return answer["ProductViewDetail"]["ProductViewSummary"], answer["ProvisioningArtifactDetail"]
+
+    def create_artifact(self, product_id: str, template: NewTemplate, name: str) -> Dict[str, Any]:
+        answer = self._call(
+            "servicecatalog", "CreateProvisioningArtifact", f"version {name} of product {product_id}",
+            ProductId=product_id, Parameters=self._artifact_parameters(name, template), IdempotencyToken=self._token, aws_retry=True,
+        )
+        return answer["ProvisioningArtifactDetail"]
+
+    def set_guidance(self, product_id: str, artifact: Dict[str, Any], active: Optional[bool], guidance: str) -> None:
+        kwargs: Dict[str, Any] = {"ProductId": product_id, "ProvisioningArtifactId": artifact["id"], "Guidance": guidance}
+        if active is not None:
+            kwargs["Active"] = active
+        self._call("servicecatalog", "UpdateProvisioningArtifact", f"version {artifact['name']} ({artifact['id']})", aws_retry=True, **kwargs)
+
+    # ------------------------------------------------------------------------------------------- the run
+
+    def run(self) -> Dict[str, Any]:
+        request = self.request
+        check = request.check_mode
+        template = self.load_new_template()
+        result: Dict[str, Any] = {
+            "changed": False,
+            "product_name": request.product,
+            "product_id": None,
+            "product_created": False,
+            "previous_artifact_id": None,
+            "previous_artifact_name": None,
+            "previous_fingerprint": None,
+            "artifact_id": None,
+            "artifact_name": None,
+            "version_created": False,
+            "fingerprint": template.fingerprint,
+            "template_url": template.url,
+            "nested_templates": template.nested,
+            "ignored_artifact_names": [],
+            "ssm_parameter": self.ssm_parameter,
+            "ssm_parameter_version": None,
+            "ssm_parameter_changed": False,
+            "version_counter_parameter": self.counter_parameter,
+            "deprecated_artifacts": [],
+            "kept_in_use_artifacts": [],
+        }
+        before_document: Optional[Dict[str, Any]] = None
+
+        product = self.find_product()
+        if product is None:
+            if not request.create_missing_product:
+                raise CatalogError(
+                    f"product '{request.product}' does not exist in {request.region}; create it, or allow this with "
+                    "create_missing_product=true (role: catalog_create_missing_products)"
+                )
+            if not request.product_owner:
+                raise CatalogError(f"product '{request.product}' does not exist in {request.region} and creating it needs product_owner")
+            name = self.scheme.name(1)
+            result.update(changed=True, product_created=True, version_created=True, artifact_name=name)
+            if not check:
+                self.publish(template)
+                product, created = self.create_product(template, name)
+                result.update(product_id=product["ProductId"], artifact_id=created["Id"])
+                self.put_parameter(self.counter_parameter, highest_issued_value(product["ProductId"], 1))
+            artifacts: List[Dict[str, Any]] = []
+        else:
+            product_id = product["ProductId"]
+            result["product_id"] = product_id
+            artifacts = self.list_artifacts(product_id)
+            active = choose_active(artifacts, self.scheme)
+            previous = artifact_summary(active)
+            result.update(previous_artifact_id=previous["id"], previous_artifact_name=previous["name"])
+            previous_fingerprint = fingerprint_from_description(active.get("Description")) if active else None
+            if active and (previous_fingerprint is None or request.diff):
+                fetched = self.artifact_template(product_id, active)
+                if fetched:
+                    before_document = fetched[0]
+                    previous_fingerprint = previous_fingerprint or fetched[1]
+            result["previous_fingerprint"] = previous_fingerprint
+            changed_template = active is None or previous_fingerprint != template.fingerprint
+
+            if changed_template:
+                counter = self.read_parameter(self.counter_parameter)
+                highest_issued = parse_highest_issued(counter["Value"] if counter else None, product_id)
+                upcoming = next_version([artifact.get("Name") for artifact in artifacts], self.scheme, highest_issued)
+                result["ignored_artifact_names"] = upcoming.ignored_names
+                if upcoming.ignored_names:
+                    self.warn(
+                        f"product {request.product}: ignored {len(upcoming.ignored_names)} version name(s) that do not follow "
+                        f"'{self.scheme.pattern}' when numbering: {', '.join(upcoming.ignored_names)}"
+                    )
+                result.update(changed=True, version_created=True, artifact_name=upcoming.name)
+                if not check:
+                    self.publish(template)
+                    # Reserve the number first: a create that fails after this leaves a gap, never a reused number.
+                    self.put_parameter(self.counter_parameter, highest_issued_value(product_id, upcoming.number))
+                    created = self.create_artifact(product_id, template, upcoming.name)
+                    artifacts.append(created)
+                    result["artifact_id"] = created["Id"]
+                else:
+                    # So that check mode plans the same retirements as the apply that follows it.
+                    artifacts.append({"Id": None, "Name": upcoming.name, "Active": True, "Guidance": "DEFAULT"})
+            else:
+                result.update(artifact_id=previous["id"], artifact_name=previous["name"])
+
+        if result["version_created"] and request.guidance != "DEFAULT" and not check:
+            self.set_guidance(result["product_id"], {"id": result["artifact_id"], "name": result["artifact_name"]}, None, request.guidance)
+
+        self._sync_latest_id(result)
+
+        if request.keep_active_versions and result["product_id"] and not result["product_created"]:
+            self._retire_old_versions(result, artifacts)
+
+        if request.diff:
+            result["diff"] = {
+                "before_header": result["previous_artifact_name"] or "(no version)",
+                "after_header": result["artifact_name"] or "(new version)",
+                "before": bounded_text(pretty_json(before_document) if before_document is not None else "", request.diff_limit),
+                "after": bounded_text(pretty_json(template.document), request.diff_limit),
+            }
+        return result
+
+    def _sync_latest_id(self, result: Dict[str, Any]) -> None:
+        """Make the latest-id parameter hold the current version's id (a repair counts as a change)."""
+        current = self.read_parameter(self.ssm_parameter)
+        result["ssm_parameter_version"] = int(current["Version"]) if current else None
+        desired = result["artifact_id"]
+        if desired is None:  # check mode: the version does not exist yet, so the parameter would change
+            result["ssm_parameter_changed"] = True
+            return
+        if current and current.get("Value") == desired and current.get("Type") == "String":
+            return
+        result["changed"] = True
+        result["ssm_parameter_changed"] = True
+        if not result["version_created"] and current:
+            self.warn(f"{self.ssm_parameter} held {current.get('Value')!r}, not the current version {result['artifact_name']} ({desired}); repaired")
+        if not self.request.check_mode:
+            result["ssm_parameter_version"] = self.put_parameter(self.ssm_parameter, desired)
+
+    def _retire_old_versions(self, result: Dict[str, Any], artifacts: List[Dict[str, Any]]) -> None:
+        in_use = self.artifacts_in_use(result["product_id"])
+        if result["artifact_id"]:
+            in_use.add(result["artifact_id"])  # the version SSM names is never retired, whatever K says
+        plan = plan_lifecycle(artifacts, self.scheme, self.request.keep_active_versions or 1, in_use)
+        result["kept_in_use_artifacts"] = plan.kept_in_use
+        result["deprecated_artifacts"] = plan.deprecate
+        if plan.deprecate:
+            result["changed"] = True
+        if self.request.check_mode:
+            return
+        for artifact in plan.deprecate:
+            self.set_guidance(result["product_id"], artifact, False, "DEPRECATED")
+
+
+def _snake(operation: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()

@@ -1,0 +1,350 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: multiregion.serverless contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: catalog_artifact_version
+short_description: Create a Service Catalog product version only when its template changed, and keep its id in SSM
+version_added: 0.1.0
+description:
+  - Compares a product's new CloudFormation template with the product's current version as normalized documents
+    (key order, whitespace and JSON/YAML form do not count). The comparison covers every nested stack template the
+    product template references through C(TemplateURL), so a change in any service changes the product.
+  - The comparison uses a fingerprint, C(sha256) of the canonical JSON with each nested C(TemplateURL) replaced by
+    the fingerprint of the template it points at. It is stored at the end of the version's description as
+    C([fingerprint:sha256:<hex>]), so later runs compare without downloading; a version without one (made by hand)
+    is compared by fetching its template.
+  - Only on a change, creates a version named by I(version_scheme) with the next number, one more than the highest
+    number among ALL the product's versions (active or not) and the high-water mark kept in
+    I(version_counter_parameter), so a number is never issued twice even after its version was deleted. Names that do
+    not follow the scheme are ignored for numbering, with a warning.
+  - Then writes the new version's id to the SSM parameter I(ssm_parameter) (String, Standard tier, overwritten).
+    Without a change it writes nothing, but still repairs I(ssm_parameter) when it does not hold the current
+    version's id (reported as a change).
+  - The current version is the highest-numbered active version the scheme names (or, when none does, the most
+    recently created active one).
+  - With I(keep_active_versions), versions older than the newest K are marked inactive and C(DEPRECATED), except
+    those a provisioned product still uses.
+  - Refused before anything is written, with one line each, an unknown product (unless I(create_missing_product)),
+    a template that is not valid JSON/YAML CloudFormation, a template or nested template in a bucket not owned by
+    I(expected_bucket_owner), and an SSM parameter name that is not a valid path.
+author:
+  - multiregion.serverless maintainers (!UNKNOWN)
+options:
+  product:
+    description:
+      - The product's name, or its id (C(prod-...)).
+    type: str
+    required: true
+  template_url:
+    description:
+      - The S3 URL of the new product template, as the package phase publishes it
+        (C(https://<bucket>.s3.<region>.amazonaws.com/<key>); the other S3 URL forms are accepted).
+      - Mutually exclusive with I(template_path).
+    type: str
+  template_path:
+    description:
+      - A local file holding the new product template (JSON or YAML with CloudFormation short tags).
+      - Service Catalog reads templates from S3 only, so on a change the file is uploaded to I(template_bucket) under
+        C(<template_key_prefix>/<sha256 of the file>.<extension>) (never overwritten).
+      - Mutually exclusive with I(template_url).
+    type: path
+  template_bucket:
+    description: The bucket a I(template_path) is uploaded to (the region's artifact bucket). Required with I(template_path).
+    type: str
+  template_key_prefix:
+    description: The key prefix for an uploaded I(template_path). Defaults to C(products/<product>).
+    type: str
+  expected_bucket_owner:
+    description:
+      - The account id that must own every bucket a template is read from or written to (the stage's account).
+      - Checked with C(HeadBucket) and sent as C(ExpectedBucketOwner) on every S3 call, before anything is written.
+      - When omitted, bucket ownership is not checked.
+    type: str
+  ssm_parameter:
+    description:
+      - The SSM parameter that holds the id of the product's latest version, for example
+        C(/multiregion/dev/products/platform-core/latest-artifact-id).
+      - A path of at most 1011 characters and 15 levels, from C(a-z A-Z 0-9 _ . - /), not under C(/aws) or C(/ssm).
+    type: str
+    required: true
+  version_counter_parameter:
+    description:
+      - The SSM parameter that remembers the highest version number ever issued for the product (a JSON value naming
+        the product id). Defaults to C(highest-version-number) beside I(ssm_parameter).
+    type: str
+  version_scheme:
+    description: How versions are named; C(<n>) stands for the number and must appear once.
+    type: str
+    default: V<n>
+  description:
+    description: The new version's description (the fingerprint marker is appended).
+    type: str
+  guidance:
+    description: The guidance of a new version.
+    type: str
+    choices: [DEFAULT, DEPRECATED]
+    default: DEFAULT
+  create_missing_product:
+    description:
+      - Create the product, with its first version C(V1) (in the scheme), when it does not exist. Otherwise an unknown
+        product is an error.
+    type: bool
+    default: false
+  product_owner:
+    description: The owner of a product created by I(create_missing_product) (required to create one).
+    type: str
+  product_description:
+    description: The description of a created product.
+    type: str
+  product_distributor:
+    description: The distributor of a created product.
+    type: str
+  product_support_email:
+    description: The support e-mail of a created product.
+    type: str
+  product_tags:
+    description: Tags of a created product.
+    type: dict
+    default: {}
+  keep_active_versions:
+    description:
+      - When set, versions (named by the scheme) older than the newest I(keep_active_versions) are marked inactive
+        (C(Active=false)) and C(DEPRECATED). A version that a provisioned product uses is never touched.
+    type: int
+  diff_max_chars:
+    description: In diff mode, each side of the template diff is cut to this many characters, with a marker.
+    type: int
+    default: 65536
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+  - multiregion.serverless.aws
+attributes:
+  check_mode:
+    support: full
+    description: Reads everything and reports the version it would create and the SSM write it would make; writes nothing.
+  diff_mode:
+    support: full
+    description: Shows the current version's template and the new one as pretty JSON, each side bounded by I(diff_max_chars).
+notes:
+  - The fingerprint ignores where a nested template lives, only what it holds; a nested template re-published
+    under another key with the same content makes no new version.
+"""
+
+EXAMPLES = r"""
+- name: Version the product from the template the package phase published
+  multiregion.serverless.catalog_artifact_version:
+    product: platform-core
+    template_url: https://mrs-artifacts-dev-eu-west-1.s3.eu-west-1.amazonaws.com/products/platform-core/dev/3f2a...json
+    expected_bucket_owner: "123456789012"
+    ssm_parameter: /multiregion/dev/products/platform-core/latest-artifact-id
+  register: catalog_version
+
+- name: First deploy of a new product from a local file, keeping the five newest versions active
+  multiregion.serverless.catalog_artifact_version:
+    product: reporting
+    template_path: build/reporting.yml
+    template_bucket: mrs-artifacts-dev-us-east-1
+    expected_bucket_owner: "123456789012"
+    ssm_parameter: /multiregion/dev/products/reporting/latest-artifact-id
+    create_missing_product: true
+    product_owner: platform-team
+    keep_active_versions: 5
+"""
+
+RETURN = r"""
+product_id:
+  description: The product's id (null in check mode when the product would be created).
+  returned: always
+  type: str
+  sample: prod-abcdefghijklm
+product_name:
+  description: The product as given in I(product).
+  returned: always
+  type: str
+  sample: platform-core
+product_created:
+  description: Whether the product was (or in check mode would be) created.
+  returned: always
+  type: bool
+  sample: false
+previous_artifact_id:
+  description: The id of the version that was current before this call (null for a new product or one with no active version).
+  returned: always
+  type: str
+  sample: pa-2b3c4d5e6f7g8
+previous_artifact_name:
+  description: The name of that version.
+  returned: always
+  type: str
+  sample: V12
+previous_fingerprint:
+  description: That version's fingerprint (from its description, or computed from its template).
+  returned: always
+  type: str
+  sample: sha256:1f0e...
+artifact_id:
+  description: The id of the current version after this call (the new one when created; null in check mode for a new one).
+  returned: always
+  type: str
+  sample: pa-3c4d5e6f7g8h9
+artifact_name:
+  description: The name of the current version after this call (the one that would be created, in check mode).
+  returned: always
+  type: str
+  sample: V13
+version_created:
+  description: Whether a version was (or in check mode would be) created.
+  returned: always
+  type: bool
+  sample: true
+fingerprint:
+  description: The fingerprint of the new template.
+  returned: always
+  type: str
+  sample: sha256:9a8b...
+template_url:
+  description: The URL the version's template is loaded from.
+  returned: always
+  type: str
+  sample: https://mrs-artifacts-dev-eu-west-1.s3.eu-west-1.amazonaws.com/products/platform-core/dev/3f2a.json
+nested_templates:
+  description: Every nested template the product template references, depth first.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{logical_id: OrdersStack, url: "https://b.s3.eu-west-1.amazonaws.com/serverless/orders/dev/templates/ab.json", fingerprint: "sha256:...", depth: 1}]
+ignored_artifact_names:
+  description: Version names that do not follow I(version_scheme) and were ignored for numbering (filled when a version is created).
+  returned: always
+  type: list
+  elements: str
+  sample: [hotfix-2024]
+ssm_parameter:
+  description: The SSM parameter holding the latest version's id.
+  returned: always
+  type: str
+  sample: /multiregion/dev/products/platform-core/latest-artifact-id
+ssm_parameter_version:
+  description: The parameter's version after this call (null when it does not exist yet, in check mode).
+  returned: always
+  type: int
+  sample: 4
+ssm_parameter_changed:
+  description: Whether the parameter was (or would be) written, for a new version or a repair.
+  returned: always
+  type: bool
+  sample: true
+version_counter_parameter:
+  description: The SSM parameter holding the highest version number issued.
+  returned: always
+  type: str
+  sample: /multiregion/dev/products/platform-core/highest-version-number
+deprecated_artifacts:
+  description: Versions marked (or that would be marked) inactive and DEPRECATED by I(keep_active_versions).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{id: pa-1a2b3c4d5e6f7, name: V7}]
+kept_in_use_artifacts:
+  description: Versions older than the newest I(keep_active_versions) left alone because provisioned products use them.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{id: pa-0a1b2c3d4e5f6, name: V5}]
+diff:
+  description: In diff mode, the current and the new template as pretty JSON (each side bounded).
+  returned: when diff mode is on
+  type: dict
+  sample: {before_header: V12, after_header: V13, before: "{...}", after: "{...}"}
+"""
+
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import (
+    aws_client,
+    create_aws_module,
+    fail_aws,
+)
+from ansible_collections.multiregion.serverless.plugins.module_utils.catalog import CatalogError
+from ansible_collections.multiregion.serverless.plugins.module_utils.catalog_versioner import (
+    AwsCallError,
+    CatalogRequest,
+    CatalogVersioner,
+)
+from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_template import TemplateError
+
+ARGUMENT_SPEC = dict(
+    product=dict(type="str", required=True),
+    template_url=dict(type="str"),
+    template_path=dict(type="path"),
+    template_bucket=dict(type="str"),
+    template_key_prefix=dict(type="str", no_log=False),
+    expected_bucket_owner=dict(type="str"),
+    ssm_parameter=dict(type="str", required=True),
+    version_counter_parameter=dict(type="str"),
+    version_scheme=dict(type="str", default="V<n>"),
+    description=dict(type="str"),
+    guidance=dict(type="str", choices=["DEFAULT", "DEPRECATED"], default="DEFAULT"),
+    create_missing_product=dict(type="bool", default=False),
+    product_owner=dict(type="str"),
+    product_description=dict(type="str"),
+    product_distributor=dict(type="str"),
+    product_support_email=dict(type="str"),
+    product_tags=dict(type="dict", default={}),
+    keep_active_versions=dict(type="int"),
+    diff_max_chars=dict(type="int", default=65536),
+)
+
+
+def main() -> None:
+    module = create_aws_module(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("template_url", "template_path")],
+        required_one_of=[("template_url", "template_path")],
+        required_by={"template_path": "template_bucket"},
+        supports_check_mode=True,
+    )
+    params = module.params
+    if not module.region:
+        module.fail_json(msg="region is required (set it with module_defaults for group/multiregion.serverless.aws)")
+    result = dict(changed=False, product_name=params["product"], ssm_parameter=params["ssm_parameter"])
+    try:
+        request = CatalogRequest(
+            product=params["product"],
+            ssm_parameter=params["ssm_parameter"],
+            region=module.region,
+            template_path=params["template_path"],
+            template_url=params["template_url"],
+            template_bucket=params["template_bucket"],
+            template_key_prefix=params["template_key_prefix"],
+            expected_bucket_owner=params["expected_bucket_owner"],
+            version_scheme=params["version_scheme"],
+            version_counter_parameter=params["version_counter_parameter"],
+            description=params["description"],
+            guidance=params["guidance"],
+            create_missing_product=params["create_missing_product"],
+            product_owner=params["product_owner"],
+            product_description=params["product_description"],
+            product_distributor=params["product_distributor"],
+            product_support_email=params["product_support_email"],
+            product_tags=params["product_tags"] or {},
+            keep_active_versions=params["keep_active_versions"],
+            check_mode=module.check_mode,
+            diff=module._diff,
+            diff_limit=params["diff_max_chars"],
+        )
+        versioner = CatalogVersioner(request, lambda service: aws_client(module, service), module.warn)
+        result = versioner.run()
+    except (CatalogError, TemplateError) as exc:
+        module.fail_json(msg=f"{params['product']} in {module.region}: {exc}", **result)
+    except AwsCallError as exc:
+        fail_aws(module, exc.error, exc.operation, exc.resource, **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
