@@ -16,7 +16,7 @@ description:
   - C(state=absent) releases the lock only when it names this run. A stale lock (its run died) is broken only
     when asked with I(break_lock=true), never silently.
 author:
-  - multiregion.serverless maintainers
+  - multiregion.serverless maintainers (!UNKNOWN)
 options:
   ssm_prefix:
     description: The stage's SSM prefix; the lock is C(<ssm_prefix>/deploy-lock).

@@ -16,7 +16,7 @@ description:
   - Every bad input fails with one line that says what to fix. The module reads local files only and never
     talks to AWS, so a bad input writes nothing anywhere.
 author:
-  - multiregion.serverless maintainers
+  - multiregion.serverless maintainers (!UNKNOWN)
 options:
   project_dir:
     description: The project folder that holds C(project.yml).

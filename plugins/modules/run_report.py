@@ -17,7 +17,7 @@ description:
   - With I(bucket), both files are also uploaded to C(s3://<bucket>/runs/<stage>/<run_id>/), encrypted, with
     C(ExpectedBucketOwner).
 author:
-  - multiregion.serverless maintainers
+  - multiregion.serverless maintainers (!UNKNOWN)
 options:
   run:
     description: The run (C(run_id), C(stage), C(regions), C(started), C(finished), C(status), C(phases_done)).
