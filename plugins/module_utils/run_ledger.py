@@ -270,41 +270,40 @@ def catalog_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]
 
 
 def validation_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]]:
-    entries = []
-    for name, info in sorted((results.get("products") or {}).items()):
-        info = info or {}
-        entries.append(
-            {
-                "region": region,
-                "product": name,
-                "status": info.get("status", "passed" if not info.get("failed") else "failed"),
-                "tenant": info.get("tenant_name") or info.get("provisioned_product_name"),
-                "error": info.get("error"),
-            }
-        )
-    return entries
+    """``validate_results``: ``{region, products: [{product, status, version, name, error, ...}]}``."""
+    return [
+        {
+            "region": region,
+            "product": item.get("product"),
+            "status": item.get("status"),
+            "changed": True,
+            "version": item.get("version"),
+            "tenant": item.get("name"),
+            "seconds": item.get("duration"),
+            "error": item.get("error"),
+        }
+        for item in results.get("products") or []
+    ]
 
 
 def rollout_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]]:
-    entries = []
-    for product, info in sorted((results.get("products") or {}).items()):
-        for tenant in (info or {}).get("tenants") or []:
-            entries.append(
-                {
-                    "region": region,
-                    "product": product,
-                    "tenant_id": tenant.get("id"),
-                    "tenant": tenant.get("name"),
-                    "status": tenant.get("status"),
-                    "changed": tenant.get("status") == "updated",
-                    "from": tenant.get("from_artifact"),
-                    "to": tenant.get("to_artifact"),
-                    "record_id": tenant.get("record_id"),
-                    "seconds": tenant.get("duration"),
-                    "error": tenant.get("error") or tenant.get("reason"),
-                }
-            )
-    return entries
+    """``rollout_results``: ``{region, failed, tenants: [{name, id, product, from_*, to_*, status, ...}]}``."""
+    return [
+        {
+            "region": region,
+            "product": tenant.get("product"),
+            "tenant_id": tenant.get("id"),
+            "tenant": tenant.get("name"),
+            "status": tenant.get("status"),
+            "changed": tenant.get("status") == "updated",
+            "from": tenant.get("from_version") or tenant.get("from_artifact"),
+            "to": tenant.get("to_version") or tenant.get("to_artifact"),
+            "record_id": tenant.get("record_id"),
+            "seconds": tenant.get("duration"),
+            "error": tenant.get("error") or tenant.get("reason"),
+        }
+        for tenant in results.get("tenants") or []
+    ]
 
 
 ADAPTERS = {

@@ -84,3 +84,34 @@ def test_awx_stats_sum_regions():
     assert stats["deploy_tenants_updated"] == 1
     assert stats["deploy_failed"] == 1
     assert stats["deploy_status"] == "failed"
+
+
+def test_entries_from_the_roles_result_facts():
+    from ansible_collections.multiregion.serverless.plugins.module_utils.run_ledger import entries_from_region_results
+
+    entries = entries_from_region_results(
+        {
+            "eu-west-1": {
+                "package": {
+                    "services": {"orders": {"packaging_seconds": 3.2}, "payments": {}},
+                    "init_stacks": {"network-baseline": {}},
+                    "packaged": ["orders"],
+                    "cached": ["payments", "network-baseline"],
+                    "uploaded_keys": ["serverless/orders/dev/abc/orders.zip", "serverless/orders/dev/templates/x.json", "products/p/dev/y.json"],
+                },
+                "catalog": {"products": {"platform-core": {"version_created": True, "artifact_name": "V3", "artifact_id": "pa-3", "changed": True}}},
+                "validate": {"products": [{"product": "platform-core", "status": "passed", "name": "validate-x"}]},
+                "rollout": {"tenants": [{"name": "acme", "id": "pp-1", "product": "platform-core", "status": "failed", "error": "boom", "from_version": "V2", "to_version": "V3"}]},
+            },
+            "us-east-1": {"package": None, "catalog": None, "validate": None, "rollout": None},
+        }
+    )
+    packaging = {entry["service"]: entry for entry in entries["packaging"]}
+    assert packaging["orders"]["status"] == "packaged" and packaging["orders"]["uploaded"] == 2 and packaging["orders"]["seconds"] == 3.2
+    assert packaging["payments"]["status"] == "cached" and packaging["payments"]["uploaded"] == 0
+    assert packaging["network-baseline"]["kind"] == "init"
+    assert entries["catalog"] == [
+        {"region": "eu-west-1", "product": "platform-core", "status": "created", "changed": True, "version": "V3", "artifact_id": "pa-3", "previous_version": None, "fingerprint": None}
+    ]
+    assert entries["validation"][0]["status"] == "passed"
+    assert entries["rollout"][0]["tenant_id"] == "pp-1" and entries["rollout"][0]["from"] == "V2" and entries["rollout"][0]["error"] == "boom"
