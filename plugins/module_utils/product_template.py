@@ -1,0 +1,134 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiregion.serverless contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Rendering a Service Catalog product's CloudFormation template from ``products/<name>.yml``.
+
+The product template holds the product's ``parameters`` and one ``AWS::CloudFormation::Stack`` per nested
+stack, whose ``TemplateURL`` is the regional URL of that stack's published template. Those URLs end in
+content hashes, so the rendered template (canonical JSON) is byte-identical while no nested template
+changes and changes as soon as one does. Pure: dicts in, dict/bytes out.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Callable, Dict, List, Sequence, Tuple
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
+    yaml = None  # type: ignore
+
+from ansible_collections.multiregion.serverless.plugins.module_utils.sls_template import canonical_json, sha256_bytes
+
+NESTED_KINDS = ("service", "init")
+LOGICAL_ID_SUFFIX = {"service": "ServiceStack", "init": "InitStack"}
+
+
+class ProductError(ValueError):
+    """A product definition cannot be rendered; the message names the product and what to fix."""
+
+
+def load_product(path: str) -> Dict[str, Any]:
+    """``products/<name>.yml`` as a checked dict (``name`` defaults to the file name)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            product = yaml.safe_load(handle)
+    except OSError:
+        raise ProductError(f"product definition not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ProductError(f"product definition is not valid YAML: {path}: {getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(product, dict):
+        raise ProductError(f"product definition must be a mapping: {path}")
+    product.setdefault("name", os.path.splitext(os.path.basename(path))[0])
+    nested_stack_refs(product)  # validates
+    if not isinstance(product.get("parameters") or {}, dict):
+        raise ProductError(f"product {product['name']}: parameters must be a mapping")
+    return product
+
+
+def nested_stack_refs(product: Dict[str, Any]) -> List[Tuple[str, str]]:
+    """``[(kind, name), ...]`` in the order the product lists them; kind is ``service`` or ``init``."""
+    refs: List[Tuple[str, str]] = []
+    entries = product.get("nested_stacks")
+    if not isinstance(entries, list) or not entries:
+        raise ProductError(f"product {product.get('name')}: nested_stacks must be a non-empty list")
+    for entry in entries:
+        kinds = [kind for kind in NESTED_KINDS if isinstance(entry, dict) and kind in entry]
+        if len(kinds) != 1 or len(entry) != 1 or not isinstance(entry[kinds[0]], str):
+            raise ProductError(f"product {product.get('name')}: each nested_stacks entry is {{service: NAME}} or {{init: NAME}}, got {entry!r}")
+        refs.append((kinds[0], entry[kinds[0]]))
+    duplicates = sorted({f"{kind}:{name}" for kind, name in refs if refs.count((kind, name)) > 1})
+    if duplicates:
+        raise ProductError(f"product {product.get('name')}: nested_stacks lists {', '.join(duplicates)} twice")
+    return refs
+
+
+def logical_id(kind: str, name: str) -> str:
+    """``orders`` -> ``OrdersServiceStack``, ``network-baseline`` (init) -> ``NetworkBaselineInitStack``."""
+    words = [word for word in re.split(r"[^A-Za-z0-9]+", name) if word]
+    return "".join(word[:1].upper() + word[1:] for word in words) + LOGICAL_ID_SUFFIX[kind]
+
+
+def render_product_template(product: Dict[str, Any], nested: Dict[Tuple[str, str], Dict[str, Any]],
+                            excluded: Sequence[str] = ()) -> Dict[str, Any]:
+    """The product's CloudFormation template.
+
+    ``nested`` maps ``(kind, name)`` to ``{"url": TemplateURL, "parameters": [names the nested template declares]}``.
+    Services in ``excluded`` are left out; any other nested stack without a published template is an error.
+    Product parameters are passed to each nested stack that declares a parameter of the same name, and each
+    nested stack ``DependsOn`` the one listed before it, so CloudFormation creates them in the listed order.
+    """
+    parameters = dict(product.get("parameters") or {})
+    resources: Dict[str, Any] = {}
+    previous = None
+    for kind, name in nested_stack_refs(product):
+        if kind == "service" and name in excluded:
+            continue
+        published = nested.get((kind, name))
+        if published is None:
+            raise ProductError(f"product {product['name']}: {kind} '{name}' has no published template in this region (not packaged?)")
+        properties: Dict[str, Any] = {"TemplateURL": published["url"]}
+        passed = {parameter: {"Ref": parameter} for parameter in sorted(published.get("parameters") or []) if parameter in parameters}
+        if passed:
+            properties["Parameters"] = passed
+        resource: Dict[str, Any] = {"Type": "AWS::CloudFormation::Stack", "Properties": properties}
+        if previous:
+            resource["DependsOn"] = previous
+        previous = logical_id(kind, name)
+        resources[previous] = resource
+    if not resources:
+        raise ProductError(f"product {product['name']}: every nested stack is excluded for this stage")
+    template: Dict[str, Any] = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}
+    if product.get("description"):
+        template["Description"] = str(product["description"])
+    if parameters:
+        template["Parameters"] = parameters
+    return template
+
+
+def product_template_key(product: str, stage: str, template_sha256: str) -> str:
+    """``products/<product>/<stage>/<template sha256>.json``."""
+    return f"products/{product}/{stage}/{template_sha256}.json"
+
+
+def render_to_bytes(product: Dict[str, Any], nested: Dict[Tuple[str, str], Dict[str, Any]], stage: str,
+                    excluded: Sequence[str] = ()) -> Tuple[Dict[str, Any], bytes, str, str]:
+    """``(template, canonical bytes, sha256, S3 key)`` of the rendered product template."""
+    template = render_product_template(product, nested, excluded)
+    body = canonical_json(template)
+    digest = sha256_bytes(body)
+    return template, body, digest, product_template_key(product["name"], stage, digest)
+
+
+def nested_from_packages(packages: Sequence[Dict[str, Any]], url_of: Callable[[str], str]) -> Dict[Tuple[str, str], Dict[str, Any]]:
+    """``(kind, name) -> {url, parameters}`` from ``sls_package`` results; ``url_of(key)`` builds the regional URL."""
+    nested: Dict[Tuple[str, str], Dict[str, Any]] = {}
+    for package in packages:
+        if package.get("template_key"):
+            nested[(package.get("kind", "service"), package["name"])] = {
+                "url": url_of(package["template_key"]),
+                "parameters": package.get("parameters") or [],
+            }
+    return nested

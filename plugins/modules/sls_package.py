@@ -1,0 +1,405 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: multiregion.serverless contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sls_package
+short_description: Package Serverless Framework services (and serverless-compose init stacks) for one stage and region
+version_added: 0.1.0
+description:
+  - Runs C(sls package --stage STAGE --region REGION) (serverless 3.x or its fork osls) for a list of services
+    in one task, several at a time, and returns per service the content-addressed template, every ZIP with
+    its sha256 and the S3 key the template names it under, the Lambda functions' logical ids and the time taken.
+  - Every packaging runs in its own working copy under O(build_root) (one per stage, region and service); the
+    service's files are hard-linked, C(node_modules) and the rest of the project are symlinked, and
+    C(.serverless/) starts empty. Regions packaged side by side never share a folder, and the user's source
+    tree is never written.
+  - Serverless puts a timestamp in every artifact key; the module replaces it with the first 16 hex digits of
+    the ZIP's sha256, so the same source, stage and region give a byte-identical template and the same keys.
+  - A content cache skips a service whose inputs (its files, the files its config reads with C(${file(...)}),
+    O(extra_inputs), stage, region, packager binary and version) are unchanged since its last successful
+    packaging; its cached result is returned and nothing counts as changed.
+  - O(max_parallel_packagings) caps the packagings running at once across every process that shares
+    O(slots_dir), i.e. across all region hosts of a run.
+  - With O(init_dir), the init stacks of its C(serverless-compose.yml) are packaged too, in one
+    C(serverless-compose package) run whose compose file is generated with the region set on every stack.
+author:
+  - multiregion.serverless maintainers (@multiregion-serverless)
+options:
+  project_dir:
+    description:
+      - The project (monorepo) folder. Working copies mirror it, so services may read files of the project
+        outside their own folder.
+    type: path
+    required: true
+  services_dir:
+    description: The folder whose sub-folders holding a C(serverless.yml) are the services. Defaults to C(<project_dir>/services).
+    type: path
+  services:
+    description:
+      - The services to package. Defaults to every service of O(services_dir) minus the exclusions.
+      - Naming a service that does not exist, or is excluded, fails.
+    type: list
+    elements: str
+  always_excluded_services:
+    description: Services never packaged. Names without a service folder are reported in RV(unknown_exclusions).
+    type: list
+    elements: str
+    default: []
+  excluded_services:
+    description: Services the stage excludes. Names without a service folder are reported in RV(unknown_exclusions).
+    type: list
+    elements: str
+    default: []
+  serial_services:
+    description:
+      - Services packaged one at a time, outside the parallel batch, each under a machine-wide lock named after
+        it, so no two regions package them at once (the Lambda authorizer).
+    type: list
+    elements: str
+    default: []
+  serial_order:
+    description: Whether O(serial_services) are packaged before (C(first)) or after (C(last)) the others.
+    type: str
+    choices: [first, last]
+    default: first
+  init_dir:
+    description: A folder holding C(serverless-compose.yml) whose stacks are packaged too (see RV(init_stacks)).
+    type: path
+  stage:
+    description: The stage (C(--stage)).
+    type: str
+    required: true
+  known_stages:
+    description: When given, O(stage) must be one of them (the stages of C(project.yml)).
+    type: list
+    elements: str
+  region:
+    description: The region (C(--region)); every region is packaged separately so templates stay region-correct.
+    type: str
+    required: true
+  packager:
+    description: The packager. Only C(serverless) (serverless 3.x and osls) exists today; C(sam) is planned.
+    type: str
+    choices: [serverless]
+    default: serverless
+  sls_binary:
+    description: The Serverless CLI, e.g. C(node_modules/serverless/bin/serverless.js) or C(node_modules/osls/bin/serverless.js).
+    type: path
+    default: serverless
+  compose_binary:
+    description: The serverless-compose CLI, used with O(init_dir).
+    type: path
+    default: serverless-compose
+  build_root:
+    description: Working copies, packaged output and cache entries go below it. Defaults to C(<project_dir>/../build).
+    type: path
+  concurrency:
+    description: Packagings this task runs at once (threads).
+    type: int
+    default: 8
+  max_parallel_packagings:
+    description: Packagings running at once across every process sharing O(slots_dir) (all region hosts).
+    type: int
+    default: 8
+  slots_dir:
+    description: The folder of the machine-wide packaging slots and locks. Defaults to C(<build_root>/slots).
+    type: path
+  extra_inputs:
+    description: More files whose change must re-package every service (e.g. a shared library outside the services).
+    type: list
+    elements: path
+    default: []
+  environment:
+    description: Extra environment variables for the packager CLI.
+    type: dict
+    default: {}
+  timeout:
+    description: Seconds one packaging may take before it is stopped and the module fails.
+    type: int
+    default: 900
+  progress_file:
+    description: A file that gets one line per finished packaging. Defaults to C(<build_root>/<stage>/<region>/progress.log).
+    type: path
+attributes:
+  check_mode:
+    support: full
+    description: Reports which services would be packaged (cache misses) without running the CLI or writing files.
+  diff_mode:
+    support: none
+    description: Nothing is compared; the returned keys and statuses say what changed.
+notes:
+  - The module does not talk to AWS; services must resolve their deployment bucket from C(${opt:stage}) and
+    C(${opt:region}) so packaging needs no network.
+  - A failed packaging fails the module with the service, the region and the last lines of the CLI's output;
+    packagings already running finish (and are cached), no new one starts.
+"""
+
+EXAMPLES = r"""
+- name: Package every service of the stage for this region
+  multiregion.serverless.sls_package:
+    project_dir: "{{ project_dir }}"
+    stage: dev
+    region: "{{ aws_region }}"
+    always_excluded_services: [legacy-reports]
+    serial_services: [authorizer]
+    serial_order: first
+    init_dir: "{{ project_dir }}/init"
+    sls_binary: "{{ playbook_dir }}/../node_modules/serverless/bin/serverless.js"
+    compose_binary: "{{ playbook_dir }}/../node_modules/.bin/serverless-compose"
+  register: packaged
+
+- name: Package two services with osls, at most 4 at a time on this machine
+  multiregion.serverless.sls_package:
+    project_dir: /srv/monorepo
+    services: [orders, payments]
+    stage: qa
+    region: eu-west-1
+    sls_binary: /srv/tools/node_modules/osls/bin/serverless.js
+    max_parallel_packagings: 4
+"""
+
+RETURN = r"""
+services:
+  description: One entry per service, in packaging order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The service (folder) name.
+      type: str
+      sample: orders
+    kind:
+      description: C(service), or C(init) for an init stack.
+      type: str
+      sample: service
+    status:
+      description: C(packaged), C(cached) (inputs unchanged, nothing run) or, in check mode, C(would_package).
+      type: str
+      sample: packaged
+    changed:
+      description: Whether this service was (or would be) packaged.
+      type: bool
+      sample: true
+    template_path:
+      description: The content-addressed template (absent with C(would_package)).
+      type: str
+      sample: /srv/build/dev/eu-west-1/services/orders/out/template.json
+    template_sha256:
+      description: sha256 of the template file.
+      type: str
+      sample: 2f9d6d2735bbc4b481a884bdc826fa7a197349288dbf27762685b9393a42e82e
+    template_key:
+      description: The S3 key the template is published under.
+      type: str
+      sample: serverless/orders/dev/templates/2f9d6d2735bbc4b481a884bdc826fa7a197349288dbf27762685b9393a42e82e.json
+    artifacts:
+      description: Every ZIP the template names.
+      type: list
+      elements: dict
+      sample:
+        - name: orders.zip
+          path: /srv/build/dev/eu-west-1/services/orders/out/orders.zip
+          sha256: aeceaf86ac9ba764c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4
+          size: 1734
+          s3_key: serverless/orders/dev/aeceaf86ac9ba764/orders.zip
+    artifact_bucket:
+      description: The bucket the template's Lambda code points at (null when none or several).
+      type: str
+      sample: mrs-artifacts-dev-eu-west-1
+    function_logical_ids:
+      description: CloudFormation logical ids of the Lambda functions.
+      type: list
+      elements: str
+      sample: [CreateOrderLambdaFunction, GetOrderLambdaFunction]
+    parameters:
+      description: Names of the template's CloudFormation parameters.
+      type: list
+      elements: str
+      sample: [TenantId]
+    packaging_seconds:
+      description: Time the packager ran (0 when cached).
+      type: float
+      sample: 4.2
+    waited_seconds:
+      description: Time spent waiting for a machine-wide packaging slot.
+      type: float
+      sample: 0.0
+    input_digest:
+      description: The content cache key.
+      type: str
+      sample: 5b0c3f9e1d2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d6e8f0a2b4c
+    framework:
+      description: The packager package and version.
+      type: str
+      sample: serverless@3.40.0
+init_stacks:
+  description: The init stacks of O(init_dir), same shape as RV(services) with C(kind=init).
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+packaged:
+  description: Names of the services and init stacks packaged (or, in check mode, to be packaged) by this task.
+  returned: always
+  type: list
+  elements: str
+  sample: [orders]
+cached:
+  description: Names whose cached packaging was reused.
+  returned: always
+  type: list
+  elements: str
+  sample: [authorizer, payments]
+excluded:
+  description: Existing services the exclusion lists removed.
+  returned: always
+  type: list
+  elements: str
+  sample: [legacy-reports]
+unknown_exclusions:
+  description: Names in the exclusion lists that are no service (probably typos).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+summary:
+  description: One line for people.
+  returned: always
+  type: str
+  sample: "eu-west-1: 1 of 6 services packaged, 5 unchanged"
+failures:
+  description: On failure, one entry per failed service with C(service), C(region), C(msg) and C(output_tail).
+  returned: failure
+  type: list
+  elements: dict
+  sample: [{service: orders, region: eu-west-1, msg: "service orders in eu-west-1: ...", output_tail: ["Error: ..."]}]
+"""
+
+import os
+import threading
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.multiregion.serverless.plugins.module_utils import packaging
+from ansible_collections.multiregion.serverless.plugins.module_utils.concurrency import SlotPool
+
+CLI_ENVIRONMENT = {"SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off", "SLS_DISABLE_AUTO_UPDATE": "1"}
+
+
+def select_services(module: AnsibleModule, services_dir: str) -> dict:
+    params = module.params
+    discovery = packaging.discover_services(services_dir, params["always_excluded_services"], params["excluded_services"])
+    if params["services"] is not None:
+        wanted = params["services"]
+        not_deployable = [name for name in wanted if name not in discovery["services"]]
+        if not_deployable:
+            module.fail_json(msg=f"not deployable service(s) in {services_dir}: {', '.join(not_deployable)} "
+                                 f"(deployable: {', '.join(discovery['services'])}; excluded: {', '.join(discovery['excluded']) or 'none'})")
+        discovery["services"] = [name for name in discovery["services"] if name in wanted]
+    for name in discovery["unknown_exclusions"]:
+        module.warn(f"excluded service '{name}' does not exist in {services_dir}")
+    return discovery
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            project_dir=dict(type="path", required=True),
+            services_dir=dict(type="path"),
+            services=dict(type="list", elements="str"),
+            always_excluded_services=dict(type="list", elements="str", default=[]),
+            excluded_services=dict(type="list", elements="str", default=[]),
+            serial_services=dict(type="list", elements="str", default=[]),
+            serial_order=dict(type="str", choices=["first", "last"], default="first"),
+            init_dir=dict(type="path"),
+            stage=dict(type="str", required=True),
+            known_stages=dict(type="list", elements="str"),
+            region=dict(type="str", required=True),
+            packager=dict(type="str", choices=["serverless"], default="serverless"),
+            sls_binary=dict(type="path", default="serverless"),
+            compose_binary=dict(type="path", default="serverless-compose"),
+            build_root=dict(type="path"),
+            concurrency=dict(type="int", default=8),
+            max_parallel_packagings=dict(type="int", default=8),
+            slots_dir=dict(type="path"),
+            extra_inputs=dict(type="list", elements="path", default=[]),
+            environment=dict(type="dict", default={}),
+            timeout=dict(type="int", default=900),
+            progress_file=dict(type="path"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    stage, region = params["stage"], params["region"]
+    if not packaging.STAGE_PATTERN.match(stage):
+        module.fail_json(msg=f"stage must be a plain name such as dev or prod, got {stage!r}")
+    if params["known_stages"] is not None and stage not in params["known_stages"]:
+        module.fail_json(msg=f"unknown stage '{stage}' (known stages: {', '.join(params['known_stages'])})")
+    if not packaging.REGION_PATTERN.match(region):
+        module.fail_json(msg=f"region must be an AWS region name such as eu-west-1, got {region!r}")
+    for option in ("concurrency", "max_parallel_packagings", "timeout"):
+        if params[option] < 1:
+            module.fail_json(msg=f"{option} must be 1 or more, got {params[option]}")
+    project_dir = os.path.abspath(params["project_dir"])
+    if not os.path.isdir(project_dir):
+        module.fail_json(msg=f"project_dir is not a directory: {project_dir}")
+    services_dir = params["services_dir"] or os.path.join(project_dir, "services")
+    build_root = os.path.abspath(params["build_root"] or os.path.join(os.path.dirname(project_dir), "build"))
+    slots_dir = params["slots_dir"] or os.path.join(build_root, "slots")
+    progress_file = params["progress_file"] or os.path.join(build_root, stage, region, "progress.log")
+
+    progress_lock = threading.Lock()
+
+    def log(message: str) -> None:
+        module.log(f"sls_package: {message}")
+        if module.check_mode:
+            return
+        with progress_lock:
+            os.makedirs(os.path.dirname(progress_file), exist_ok=True)
+            with open(progress_file, "a", encoding="utf-8") as handle:
+                handle.write(message + "\n")
+
+    env = dict(os.environ, **CLI_ENVIRONMENT)
+    env.update({key: str(value) for key, value in params["environment"].items()})
+    result = dict(changed=False, services=[], init_stacks=[], packaged=[], cached=[], excluded=[], unknown_exclusions=[])
+    try:
+        discovery = select_services(module, services_dir)
+        result.update(excluded=discovery["excluded"], unknown_exclusions=discovery["unknown_exclusions"])
+        packager = packaging.ServerlessPackager(params["sls_binary"])
+        ctx = packaging.PackagingContext(
+            stage=stage, region=region, project_dir=project_dir, build_root=build_root,
+            slots=SlotPool(slots_dir, params["max_parallel_packagings"]), locks_dir=slots_dir, env=env,
+            timeout=params["timeout"], check_mode=module.check_mode, log=log,
+            extra_skip=[build_root], extra_inputs=params["extra_inputs"],
+        )
+        sources = {name: os.path.join(services_dir, name) for name in discovery["services"]}
+        outcome = packaging.package_services(sources, packager, ctx, params["concurrency"], params["serial_services"], params["serial_order"])
+        result["services"] = outcome["results"]
+        if outcome["failures"]:
+            # The message carries each failure with the last lines of the CLI's output: it is what people read.
+            details = "\n\n".join(failure["msg"] for failure in outcome["failures"])
+            module.fail_json(msg=f"packaging failed in {region}: {details}", failures=outcome["failures"], **result)
+        if params["init_dir"]:
+            compose = packaging.ComposePackager(params["compose_binary"], params["sls_binary"])
+            result["init_stacks"] = packaging.package_init_stacks(params["init_dir"], compose, ctx)
+    except packaging.PackagingError as exc:
+        module.fail_json(msg=str(exc), **result)
+
+    everything = result["services"] + result["init_stacks"]
+    result["packaged"] = [item["name"] for item in everything if item["status"] in ("packaged", "would_package")]
+    result["cached"] = [item["name"] for item in everything if item["status"] == "cached"]
+    result["changed"] = bool(result["packaged"])
+    verb = "would be packaged" if module.check_mode else "packaged"
+    result["summary"] = (f"{region}: {len([s for s in result['services'] if s['changed']])} of {len(result['services'])} services {verb}"
+                         f", {len([s for s in result['init_stacks'] if s['changed']])} of {len(result['init_stacks'])} init stacks {verb}"
+                         f", {len(result['cached'])} unchanged")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+"""The packaging core with the packager stand-in (benchmarks/fake_sls): discovery, working copies, cache, errors, slots."""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.multiregion.serverless.plugins.module_utils import packaging as pk
+from ansible_collections.multiregion.serverless.plugins.module_utils.concurrency import SlotPool
+
+REPO = Path(__file__).resolve().parents[2]
+FAKE_SLS = str(REPO / "benchmarks" / "fake_sls" / "fake_sls")
+
+SERVICE_YML = """service: {name}
+frameworkVersion: ">=3 <5"
+provider:
+  name: aws
+  runtime: python3.11
+  deploymentBucket: ${{file(../../shared/common.yml):deploymentBucket}}
+  environment:
+    TABLE: !Ref Table
+functions:
+  main:
+    handler: handler.main
+"""
+
+
+def make_project(root: Path, names=("alpha", "beta", "authorizer")) -> Path:
+    (root / "shared").mkdir(parents=True)
+    (root / "shared" / "common.yml").write_text("deploymentBucket:\n  name: mrs-artifacts-${sls:stage}-${aws:region}\n")
+    for name in names:
+        service = root / "services" / name
+        service.mkdir(parents=True)
+        (service / "serverless.yml").write_text(SERVICE_YML.format(name=name))
+        (service / "handler.py").write_text(f"def main(event, context):\n    return '{name}'\n")
+    return root
+
+
+def context(tmp_path: Path, project: Path, region="eu-west-1", slots=8, trace=None, check_mode=False, seconds="0") -> pk.PackagingContext:
+    env = dict(os.environ, FAKE_SLS_SECONDS=seconds)
+    if trace:
+        env["FAKE_SLS_TRACE"] = str(trace)
+    build = tmp_path / "build"
+    return pk.PackagingContext(stage="dev", region=region, project_dir=str(project), build_root=str(build),
+                               slots=SlotPool(str(build / "slots"), slots), locks_dir=str(build / "slots"),
+                               env=env, timeout=60, check_mode=check_mode, extra_skip=[str(build)])
+
+
+def sources(project: Path, names=("alpha", "beta", "authorizer")):
+    return {name: str(project / "services" / name) for name in names}
+
+
+def tree_snapshot(root: Path):
+    return {str(path.relative_to(root)): (path.read_bytes() if path.is_file() else None) for path in sorted(root.rglob("*"))}
+
+
+# ------------------------------------------------------------------------------------------- discovery
+
+
+def test_discovery_applies_both_exclusion_lists_and_reports_unknown_names(tmp_path):
+    project = make_project(tmp_path / "p", ("a", "b", "legacy", "e2e"))
+    (project / "services" / "no-config").mkdir()
+    found = pk.discover_services(str(project / "services"), ["legacy", "typo"], ["e2e"])
+    assert found == {"services": ["a", "b"], "excluded": ["legacy", "e2e"], "unknown_exclusions": ["typo"]}
+
+
+def test_discovery_of_a_missing_folder_fails(tmp_path):
+    with pytest.raises(pk.PackagingError, match="services directory not found"):
+        pk.discover_services(str(tmp_path / "nope"))
+
+
+def test_config_checks_give_clear_messages(tmp_path):
+    service = tmp_path / "svc"
+    service.mkdir()
+    with pytest.raises(pk.PackagingError, match="no serverless.yml"):
+        pk.check_config("svc", str(service), "dev")
+    (service / "serverless.yml").write_text("service: svc\nprovider:\n  name: aws\n bad: [\n")
+    with pytest.raises(pk.PackagingError, match=r"not valid YAML at line \d+"):
+        pk.check_config("svc", str(service), "dev")
+    (service / "serverless.yml").write_text("service: svc\nprovider: {name: aws, role: !GetAtt Role.Arn}\nparams:\n  prod: {a: 1}\n  qa: {a: 2}\n")
+    with pytest.raises(pk.PackagingError, match="stage 'dev' is unknown"):
+        pk.check_config("svc", str(service), "dev")
+    assert pk.check_config("svc", str(service), "qa").endswith("serverless.yml")
+
+
+def test_missing_binary_is_reported(tmp_path):
+    with pytest.raises(pk.PackagingError, match="binary not found"):
+        pk.ServerlessPackager(str(tmp_path / "sls"))
+
+
+# ------------------------------------------------------------------------------------------- inputs and copies
+
+
+def test_input_digest_follows_content_stage_region_and_referenced_files(tmp_path):
+    project = make_project(tmp_path / "p", ("alpha",))
+    source = str(project / "services" / "alpha")
+    shared = [str(project / "shared" / "common.yml")]
+    assert pk.referenced_files(str(project / "services" / "alpha" / "serverless.yml")) == shared
+    base = pk.input_digest(source, shared, stage="dev", region="eu-west-1", framework="serverless@3.40.0")
+    assert base == pk.input_digest(source, shared, stage="dev", region="eu-west-1", framework="serverless@3.40.0")
+    assert base != pk.input_digest(source, shared, stage="qa", region="eu-west-1", framework="serverless@3.40.0")
+    assert base != pk.input_digest(source, shared, stage="dev", region="us-east-1", framework="serverless@3.40.0")
+    assert base != pk.input_digest(source, shared, stage="dev", region="eu-west-1", framework="osls@4.3.1")
+    (project / "services" / "alpha" / ".serverless").mkdir()
+    (project / "services" / "alpha" / ".serverless" / "junk.zip").write_text("x")
+    assert base == pk.input_digest(source, shared, stage="dev", region="eu-west-1", framework="serverless@3.40.0")
+    (project / "shared" / "common.yml").write_text("deploymentBucket: {name: other}\n")
+    assert base != pk.input_digest(source, shared, stage="dev", region="eu-west-1", framework="serverless@3.40.0")
+
+
+def test_working_copy_links_files_symlinks_the_rest_and_never_writes_the_source(tmp_path):
+    project = make_project(tmp_path / "p", ("alpha", "beta"))
+    (project / "services" / "alpha" / "node_modules" / "dep").mkdir(parents=True)
+    (project / "services" / "alpha" / "node_modules" / "dep" / "index.js").write_text("x")
+    before = tree_snapshot(project)
+    copy = Path(pk.prepare_working_copy(str(project), str(project / "services" / "alpha"), str(tmp_path / "copy")))
+    assert copy == tmp_path / "copy" / "services" / "alpha"
+    assert os.path.samefile(copy / "handler.py", project / "services" / "alpha" / "handler.py")  # hard link
+    assert (copy / "node_modules").is_symlink()
+    assert (tmp_path / "copy" / "shared").is_symlink() and (tmp_path / "copy" / "services" / "beta").is_symlink()
+    assert (copy / ".." / ".." / "shared" / "common.yml").read_text().startswith("deploymentBucket")
+    # What a packager does in the copy stays there.
+    (copy / ".serverless").mkdir()
+    (copy / ".serverless" / "out.zip").write_text("zip")
+    pk.write_fresh_file(str(copy / "serverless.yml"), b"service: changed\n")
+    assert tree_snapshot(project) == before
+
+
+# ------------------------------------------------------------------------------------------- packaging
+
+
+def test_packaging_is_cached_and_deterministic(tmp_path):
+    project = make_project(tmp_path / "p")
+    packager = pk.ServerlessPackager(FAKE_SLS)
+    first = pk.package_services(sources(project), packager, context(tmp_path, project), 4, ["authorizer"], "first")
+    assert not first["failures"]
+    assert [item["status"] for item in first["results"]] == ["packaged"] * 3
+    alpha = first["results"][0]
+    assert alpha["artifacts"][0]["s3_key"] == f"serverless/alpha/dev/{alpha['artifacts'][0]['sha256'][:16]}/alpha.zip"
+    assert alpha["template_key"] == f"serverless/alpha/dev/templates/{alpha['template_sha256']}.json"
+    assert alpha["function_logical_ids"] == ["MainLambdaFunction"]
+    assert alpha["artifact_bucket"] == "mrs-artifacts-dev-eu-west-1"
+    template_bytes = Path(alpha["template_path"]).read_bytes()
+    assert b"T12:" not in template_bytes and alpha["artifacts"][0]["s3_key"].encode() in template_bytes
+
+    second = pk.package_services(sources(project), packager, context(tmp_path, project), 4, ["authorizer"], "first")
+    assert [item["status"] for item in second["results"]] == ["cached"] * 3
+    assert second["results"][0]["template_sha256"] == alpha["template_sha256"]
+
+    # A changed handler re-packages that service only, with new keys.
+    (project / "services" / "alpha" / "handler.py").write_text("def main(event, context):\n    return 'new'\n")
+    third = pk.package_services(sources(project), packager, context(tmp_path, project), 4, ["authorizer"], "first")
+    assert [item["status"] for item in third["results"]] == ["packaged", "cached", "cached"]
+    assert third["results"][0]["artifacts"][0]["s3_key"] != alpha["artifacts"][0]["s3_key"]
+
+    # Without the cache (new build root) the unchanged service gives byte-identical output.
+    fresh = pk.package_services(sources(project, ("beta",)), packager, context(tmp_path / "other", project), 1)
+    assert Path(fresh["results"][0]["template_path"]).read_bytes() == Path(second["results"][1]["template_path"]).read_bytes()
+
+
+def test_check_mode_reports_without_running(tmp_path):
+    project = make_project(tmp_path / "p", ("alpha",))
+    trace = tmp_path / "trace"
+    outcome = pk.package_services(sources(project, ("alpha",)), pk.ServerlessPackager(FAKE_SLS),
+                                  context(tmp_path, project, trace=trace, check_mode=True), 2)
+    assert outcome["results"][0]["status"] == "would_package" and "template_path" not in outcome["results"][0]
+    assert not trace.exists() and not (tmp_path / "build" / "dev").exists()
+
+
+def test_a_failing_service_names_service_region_and_output_and_stops_new_work(tmp_path):
+    project = make_project(tmp_path / "p")
+    (project / "services" / "authorizer" / "fake-sls-fail").write_text("Cannot resolve variable at \"provider.role\"")
+    outcome = pk.package_services(sources(project), pk.ServerlessPackager(FAKE_SLS), context(tmp_path, project), 4, ["authorizer"], "first")
+    assert [failure["service"] for failure in outcome["failures"]] == ["authorizer"]
+    message = outcome["failures"][0]["msg"]
+    assert "service authorizer in eu-west-1" in message and "Cannot resolve variable" in message
+    assert outcome["results"] == []  # authorizer goes first; nothing starts after a failure
+
+
+def test_serial_services_go_first_or_last(tmp_path):
+    project = make_project(tmp_path / "p")
+    assert pk.order_services(["alpha", "authorizer", "beta"], ["authorizer"], "first") == {"before": ["authorizer"], "parallel": ["alpha", "beta"], "after": []}
+    assert pk.order_services(["alpha", "authorizer", "beta"], ["authorizer"], "last")["after"] == ["authorizer"]
+    trace = tmp_path / "trace"
+    pk.package_services(sources(project), pk.ServerlessPackager(FAKE_SLS), context(tmp_path, project, trace=trace), 4, ["authorizer"], "last")
+    events = [line.split() for line in trace.read_text().splitlines()]
+    authorizer_start = next(index for index, event in enumerate(events) if event[0] == "start" and event[2] == "authorizer")
+    assert sum(1 for event in events[:authorizer_start] if event[0] == "end") == 2
+
+
+def max_overlap(trace: Path) -> int:
+    running = peak = 0
+    for event in sorted((int(line.split()[1]), line.split()[0] == "start") for line in trace.read_text().splitlines()):
+        running += 1 if event[1] else -1
+        peak = max(peak, running)
+    return peak
+
+
+def test_the_slot_pool_caps_packagings_across_concurrent_callers(tmp_path):
+    """Three 'region hosts' with 4 threads each share 3 slots: never more than 3 packagings at once."""
+    project = make_project(tmp_path / "p", tuple(f"svc{index}" for index in range(4)))
+    trace = tmp_path / "trace"
+    outcomes = {}
+
+    def region_host(region):
+        ctx = context(tmp_path, project, region=region, slots=3, trace=trace, seconds="0.3")
+        outcomes[region] = pk.package_services(sources(project, tuple(f"svc{index}" for index in range(4))), pk.ServerlessPackager(FAKE_SLS), ctx, 4)
+
+    threads = [threading.Thread(target=region_host, args=(region,)) for region in ("us-east-1", "eu-west-1", "ap-southeast-2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(not outcome["failures"] and len(outcome["results"]) == 4 for outcome in outcomes.values())
+    assert max_overlap(trace) <= 3
+    assert max_overlap(trace) >= 2  # and they did run side by side
+    # Every region has its own working copy and output.
+    keys = {region: {item["artifact_bucket"] for item in outcome["results"]} for region, outcome in outcomes.items()}
+    assert keys == {region: {f"mrs-artifacts-dev-{region}"} for region in outcomes}
