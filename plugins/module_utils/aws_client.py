@@ -59,8 +59,12 @@ def retry_decorator(max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Callable:
 
 
 def botocore_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS, **extra: Any) -> "botocore.config.Config":
-    """botocore client config: adaptive retry mode (client-side rate limiting on throttles)."""
-    return botocore.config.Config(retries={"mode": "adaptive", "max_attempts": max_attempts}, **extra)
+    """botocore client config: adaptive retry mode (client-side rate limiting on throttles).
+
+    ``total_max_attempts`` counts the first try; botocore's ``max_attempts`` would count retries only
+    (one call more than the documented ``max_attempts`` option says).
+    """
+    return botocore.config.Config(retries={"mode": "adaptive", "total_max_attempts": max_attempts}, **extra)
 
 
 def aws_client(module: AnsibleAWSModule, service: str, **config_extra: Any) -> Any:
