@@ -38,22 +38,22 @@ cp -r examples "$work/project"
 project="$work/project"
 
 step "Creating the stage's artifact buckets (playbooks/bootstrap.yml)"
-ansible-playbook playbooks/bootstrap.yml -e stage=$stage -e regions=$regions -e project_dir="$project"
+ansible-playbook playbooks/bootstrap.yml -e stage="$stage" -e regions="$regions" -e project_dir="$project"
 
 step "Deploy 1: package every service for every region, publish, create the first product versions"
-ansible-playbook playbooks/deploy.yml -e stage=$stage -e regions=$regions -e project_dir="$project" \
+ansible-playbook playbooks/deploy.yml -e stage="$stage" -e regions="$regions" -e project_dir="$project" \
   -e catalog_create_missing_products=true
 
 step "Provisioning $tenants demo tenants per product and region on that version"
-python scripts/demo_tenants.py --project-dir "$project" --stage $stage --regions $regions --count "$tenants"
+python scripts/demo_tenants.py --project-dir "$project" --stage "$stage" --regions "$regions" --count "$tenants"
 
 step "Changing one handler (orders) and deploying again with the rollout"
 printf '\n# demo change %s\n' "$(date -u +%FT%TZ)" >> "$project/services/orders/handler.py"
-ansible-playbook playbooks/deploy.yml -e stage=$stage -e regions=$regions -e project_dir="$project" \
+ansible-playbook playbooks/deploy.yml -e stage="$stage" -e regions="$regions" -e project_dir="$project" \
   -e update_product=true
 
 step "The report"
-latest=$(ls -1d "$project"/.deploy-runs/*/ | sort | tail -1)
+latest=$(find "$project/.deploy-runs" -mindepth 1 -maxdepth 1 -type d | sort | tail -1)
 cat "$latest/report.md"
 echo
-echo "Ledger: ${latest}ledger.json"
+echo "Ledger: $latest/ledger.json"

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Provision demo tenants (provisioned products) on the current version of every product of a stage.
 
 Only the demo uses this: real tenants are provisioned by whoever onboards them. It talks to whatever

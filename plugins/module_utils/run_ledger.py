@@ -137,13 +137,15 @@ SUMMARY_COLUMNS = (
     ("tenants_skipped", "tenants skipped"),
     ("failed", "failed"),
 )
+SUMMARY_KEYS = [key for key, title in SUMMARY_COLUMNS]
+SUMMARY_TITLES = [title for key, title in SUMMARY_COLUMNS]
 
 
 def summary_table(ledger: Dict[str, Any]) -> List[str]:
     """A short fixed-width table for the end of the run."""
     rows = region_summary(ledger)
-    header = [title for _, title in SUMMARY_COLUMNS]
-    body = [[str(row[key]) for key, _ in SUMMARY_COLUMNS] for row in rows]
+    header = SUMMARY_TITLES
+    body = [[str(row[key]) for key in SUMMARY_KEYS] for row in rows]
     widths = [max(len(cell) for cell in column) for column in zip(header, *body)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(header, widths)).rstrip()]
     lines.append("  ".join("-" * width for width in widths))
@@ -174,11 +176,11 @@ def render_markdown(ledger: Dict[str, Any]) -> str:
         "",
         "## Per region",
         "",
-        "| " + " | ".join(title for _, title in SUMMARY_COLUMNS) + " |",
-        "|" + "|".join(" --- " for _ in SUMMARY_COLUMNS) + "|",
+        "| " + " | ".join(SUMMARY_TITLES) + " |",
+        "|" + "|".join(" --- " for title in SUMMARY_TITLES) + "|",
     ]
     for row in region_summary(ledger):
-        lines.append("| " + " | ".join(str(row[key]) for key, _ in SUMMARY_COLUMNS) + " |")
+        lines.append("| " + " | ".join(str(row[key]) for key in SUMMARY_KEYS) + " |")
     failed = failures(ledger)
     lines += ["", "## Failures", ""] + ([f"- {line}" for line in failed] if failed else ["none"])
     catalog = ledger["entries"].get("catalog", [])
@@ -202,7 +204,7 @@ def awx_stats(ledger: Dict[str, Any]) -> Dict[str, Any]:
     """The numbers AWX shows for the job (set_stats): flat, small."""
     rows = region_summary(ledger)
     stats: Dict[str, Any] = {"deploy_run_id": ledger["run"].get("run_id"), "deploy_status": ledger["run"].get("status")}
-    for key, _ in SUMMARY_COLUMNS[1:]:
+    for key in SUMMARY_KEYS[1:]:
         stats[f"deploy_{key}"] = sum(row[key] for row in rows)
     return stats
 

@@ -58,6 +58,7 @@ attributes:
     description: Reads the lock and reports what it would do; writes nothing.
   diff_mode:
     support: none
+    description: The lock holds run metadata only; nothing to diff.
 """
 
 EXAMPLES = r"""

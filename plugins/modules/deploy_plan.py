@@ -42,6 +42,7 @@ attributes:
     description: The module only reads; it behaves the same in check mode.
   diff_mode:
     support: none
+    description: The module only reads.
 """
 
 EXAMPLES = r"""

@@ -50,6 +50,7 @@ attributes:
     description: Builds and returns the report without writing a file or an object.
   diff_mode:
     support: none
+    description: The report is the output; there is no before and after to diff.
 """
 
 EXAMPLES = r"""
