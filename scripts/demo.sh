@@ -48,7 +48,7 @@ step "Provisioning $tenants demo tenants per product and region on that version"
 python scripts/demo_tenants.py --project-dir "$project" --stage "$stage" --regions "$regions" --count "$tenants"
 
 step "Changing one handler (orders) and deploying again with the rollout"
-printf '\n# demo change %s\n' "$(date -u +%FT%TZ)" >> "$project/services/orders/handler.py"
+printf '\n# demo change %s\n' "$(date -u +%FT%TZ)" >> "$project/services/orders/orders/handlers.py"
 ansible-playbook playbooks/deploy.yml -e stage="$stage" -e regions="$regions" -e project_dir="$project" \
   -e update_product=true
 

@@ -15,27 +15,34 @@ import yaml
 
 
 def tenant_parameters(product: dict, index: int) -> list[dict]:
-    """A value for every product parameter without a default: TenantId-like ones get the tenant's name."""
+    """A value for every product parameter without a default: TenantId-like ones get the tenant's name.
+
+    The name carries the product's initials: the example products share a service (inventory) whose
+    resource names derive from TenantId, so one TenantId in both products would collide.
+    """
+    initials = "".join(word[0] for word in product["name"].split("-"))
     parameters = []
     for key, spec in (product.get("parameters") or {}).items():
         if "Default" in (spec or {}):
             continue
         allowed = (spec or {}).get("AllowedValues")
-        parameters.append({"Key": key, "Value": allowed[0] if allowed else f"demo-tenant-{index:03d}"})
+        parameters.append({"Key": key, "Value": allowed[0] if allowed else f"{initials}-demo-{index:03d}"})
     return parameters
 
 
 def wait_for(client, record_ids: list[str], timeout: float = 300) -> list[str]:
-    """Record ids that did not succeed."""
+    """Record ids that did not succeed (each failure is printed with its reason)."""
     pending, failed = set(record_ids), []
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         for record_id in sorted(pending):
-            status = client.describe_record(Id=record_id)["RecordDetail"]["Status"]
-            if status in ("SUCCEEDED", "FAILED"):
+            detail = client.describe_record(Id=record_id)["RecordDetail"]
+            if detail["Status"] in ("SUCCEEDED", "FAILED"):
                 pending.discard(record_id)
-                if status == "FAILED":
+                if detail["Status"] == "FAILED":
                     failed.append(record_id)
+                    reasons = "; ".join(error.get("Description", "") for error in detail.get("RecordErrors", []))
+                    print(f"{detail.get('ProvisionedProductName')}: FAILED: {reasons}", file=sys.stderr)
         if pending:
             time.sleep(0.5)
     return failed + sorted(pending)

@@ -48,4 +48,4 @@ mkdir -p .collections/ansible_collections/multiregion
 ln -sfn ../../.. .collections/ansible_collections/multiregion/serverless
 
 version_of() { node -p "require('./node_modules/$1/package.json').version"; }
-say "ready: $(.venv/bin/ansible --version | head -1), serverless $(version_of serverless), osls $(version_of osls), compose $(version_of @serverless/compose)"
+say "ready: ansible-core $(.venv/bin/python -c "import ansible.release; print(ansible.release.__version__)"), serverless $(version_of serverless), osls $(version_of osls), compose $(version_of @serverless/compose)"
