@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """What the fingerprint in the version description saves on a run where nothing changed.
 
 In-process local AWS (moto + our extension): a product of N nested services, then the catalog step run on an
@@ -44,7 +43,8 @@ def main(services: int) -> None:
             key = f"serverless/svc{index}/dev/templates/t.json"
             body = {"Resources": {f"Fn{n}": {"Type": "AWS::Lambda::Function", "Properties": {"Handler": f"h{n}.main", "MemorySize": 128}} for n in range(40)}}
             s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(body).encode())
-            resources[f"Svc{index}Stack"] = {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": f"https://{BUCKET}.s3.{REGION}.amazonaws.com/{key}"}}
+            template_url = f"https://{BUCKET}.s3.{REGION}.amazonaws.com/{key}"
+            resources[f"Svc{index}Stack"] = {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": template_url}}
         s3.put_object(Bucket=BUCKET, Key="products/p.json", Body=json.dumps({"Resources": resources}).encode())
         url = f"https://{BUCKET}.s3.{REGION}.amazonaws.com/products/p.json"
 
@@ -64,7 +64,7 @@ def main(services: int) -> None:
         for product in ("fingerprinted", "hand-made"):
             CALLS.reset()
             started = time.perf_counter()
-            for _ in range(ROUNDS):
+            for round_number in range(ROUNDS):
                 assert not step(product)["changed"]
             seconds = (time.perf_counter() - started) / ROUNDS
             calls = sum(sum(ops.values()) for ops in CALLS.calls().values()) / ROUNDS

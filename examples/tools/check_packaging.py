@@ -63,7 +63,7 @@ def run(args: List[str], cwd: Path, env: Dict[str, str]) -> Tuple[float, str]:
 def package(packager: str, service_dir: Path, stage: str, region: str, env: Dict[str, str]) -> Tuple[float, Dict[str, bytes]]:
     """One clean `sls package`; returns the seconds it took and the bytes of every file it wrote."""
     shutil.rmtree(service_dir / ".serverless", ignore_errors=True)
-    elapsed, _ = run(["node", str(PACKAGERS[packager]), "package", "--stage", stage, "--region", region], service_dir, env)
+    elapsed, output = run(["node", str(PACKAGERS[packager]), "package", "--stage", stage, "--region", region], service_dir, env)
     out = service_dir / ".serverless"
     return elapsed, {path.name: path.read_bytes() for path in sorted(out.iterdir()) if path.is_file()}
 
@@ -111,7 +111,7 @@ def check_service(packager: str, workdir: Path, service: str, stage: str, region
             report["zips_identical"] = False
         for name in OUTPUT_FILES:
             report["run_to_run"].setdefault(name, set()).update(
-                generalise(path) for path, _, _ in differing_paths(first[name], second[name])
+                generalise(path) for path, first_value, second_value in differing_paths(first[name], second[name])
             )
         templates[region] = first["cloudformation-template-update-stack.json"]
     report["run_to_run"] = {name: sorted(paths) for name, paths in report["run_to_run"].items()}
@@ -141,7 +141,7 @@ def check_compose(workdir: Path, stage: str, regions: List[str]) -> Dict[str, An
     for region in regions:
         shutil.rmtree(init_dir / ".serverless", ignore_errors=True)
         env = offline_env(workdir / "home", {"PATH": f"{shim}{os.pathsep}{os.environ['PATH']}", "MRS_REGION": region})
-        seconds, _ = run(["node", str(COMPOSE), "package", "--stage", stage], init_dir, env)
+        seconds, output = run(["node", str(COMPOSE), "package", "--stage", stage], init_dir, env)
         outputs = sorted(str(path.relative_to(init_dir)) for path in init_dir.glob("*/.serverless/*") if path.is_file())
         buckets = sorted({
             json.loads((init_dir / stack / ".serverless" / "serverless-state.json").read_text())["service"]["provider"]["deploymentBucket"]

@@ -11,6 +11,8 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.multiregion.serverless.plugins.modules import provisioned_product_update
 from rollout_seed import Seeder, SeededRegion
 
+pytestmark = pytest.mark.integration
+
 REGION = "us-east-1"
 PREFIX = "/multiregion/test"
 FAST = {"poll_delay": 0.05, "poll_max_delay": 0.2, "record_timeout": 30}
@@ -83,7 +85,8 @@ def test_failures_are_listed_and_a_rerun_retries_only_them(aws_mock, seeded, cap
     rerun = run_module({"products": ["platform-core"]}, capsys=capsys)
     assert rerun["summary"]["updated"] == 2 and rerun["summary"]["already_current"] == 11, rerun.get("msg")
     assert sc_calls(aws_mock)["UpdateProvisionedProduct"] == 2
-    assert {t["reason"] for t in rerun["tenants"] if t["status"] == "updated"} == {f"retrying the failed update to {seeded.versions['V2']} (record {by_name[n]['record_id']})" for n in ("tenant-03", "tenant-07")}
+    retried = {f"retrying the failed update to {seeded.versions['V2']} (record {by_name[n]['record_id']})" for n in ("tenant-03", "tenant-07")}
+    assert {t["reason"] for t in rerun["tenants"] if t["status"] == "updated"} == retried
 
 
 def test_tolerance_stop_and_canary_order(aws_mock, seeded, capsys) -> None:

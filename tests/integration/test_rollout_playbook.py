@@ -13,7 +13,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from rollout_seed import Seeder, SeededRegion
+from rollout_seed import Seeder
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -92,7 +92,7 @@ def play(env: Dict[str, Any], *extra: str, check: bool = False, **variables: Any
     }
     command = [str(REPO_ROOT / ".venv/bin/ansible-playbook"), "-i", str(env["work"] / "inventory.yml"), str(env["work"] / "playbook.yml"),
                "-e", json.dumps(extra_vars), *extra] + (["--check"] if check else [])
-    done = subprocess.run(command, env=env["env"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, env=env["env"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
     results = {p.stem: json.loads(p.read_text()) for p in results_dir.glob("*.json")}
     return {"rc": done.returncode, "stdout": done.stdout + done.stderr, "results": results}
 

@@ -11,6 +11,8 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.multiregion.serverless.plugins.modules import catalog_test_tenant
 from rollout_seed import Seeder
 
+pytestmark = pytest.mark.integration
+
 REGION = "eu-west-1"
 PREFIX = "/multiregion/test"
 

@@ -37,7 +37,8 @@ def artifact(name, number=0, active=True, guidance="DEFAULT", id_=None):
 
 @pytest.mark.parametrize(
     "name, number",
-    [("V1", 1), ("V12", 12), ("V0", 0), ("V012", None), ("v12", None), ("V12a", None), ("V", None), ("V-1", None), ("hotfix", None), (None, None), ("V1 ", None)],
+    [("V1", 1), ("V12", 12), ("V0", 0), ("V012", None), ("v12", None), ("V12a", None), ("V", None), ("V-1", None), ("hotfix", None),
+     (None, None), ("V1 ", None)],
 )
 def test_default_scheme_parses_only_its_own_names(name, number):
     assert VersionScheme().number(name) == number

@@ -222,7 +222,8 @@ def test_yaml_template_from_a_local_file_is_uploaded_once(project, capsys, tmp_p
         "    Type: AWS::CloudFormation::Stack\n"
         f"    Properties: {{TemplateURL: '{nested}', Parameters: {{Tenant: !Ref TenantId}}}}\n"
     )
-    args = dict(template_path=str(path), template_bucket=BUCKET, template_key_prefix="products/platform-core/dev", create_missing_product=True, product_owner="o")
+    args = dict(template_path=str(path), template_bucket=BUCKET, template_key_prefix="products/platform-core/dev",
+                create_missing_product=True, product_owner="o")
     project.aws.reset_calls()
     assert run(capsys, check=True, **args)["changed"]
     assert project.writes() == {}

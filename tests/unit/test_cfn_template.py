@@ -152,8 +152,8 @@ def test_a_change_in_any_nested_template_changes_the_fingerprint():
 
 def test_same_nested_content_under_another_url_keeps_the_fingerprint():
     # The package phase keys templates by their bytes; a re-published identical document must not make a version.
-    first, _ = fingerprint_tree(product(["old-key"]), {"old-key": leaf("a")}.__getitem__, "p")
-    second, _ = fingerprint_tree(product(["new-key"]), {"new-key": leaf("a")}.__getitem__, "p")
+    first, first_nested = fingerprint_tree(product(["old-key"]), {"old-key": leaf("a")}.__getitem__, "p")
+    second, second_nested = fingerprint_tree(product(["new-key"]), {"new-key": leaf("a")}.__getitem__, "p")
     assert first == second
 
 
@@ -182,7 +182,8 @@ def test_a_cycle_of_template_urls_fails_cleanly():
 @pytest.mark.parametrize(
     "url, bucket, key, region",
     [
-        ("https://mrs-artifacts-dev-us-east-1.s3.us-east-1.amazonaws.com/products/core/dev/ab.json", "mrs-artifacts-dev-us-east-1", "products/core/dev/ab.json", "us-east-1"),
+        ("https://mrs-artifacts-dev-us-east-1.s3.us-east-1.amazonaws.com/products/core/dev/ab.json",
+         "mrs-artifacts-dev-us-east-1", "products/core/dev/ab.json", "us-east-1"),
         ("https://my.dotted.bucket.s3.eu-west-1.amazonaws.com/k.json", "my.dotted.bucket", "k.json", "eu-west-1"),
         ("https://bucket-1.s3-ap-southeast-2.amazonaws.com/a/b.yml", "bucket-1", "a/b.yml", "ap-southeast-2"),
         ("https://bucket-1.s3.amazonaws.com/a%20b.json", "bucket-1", "a b.json", None),

@@ -235,7 +235,7 @@ def test_sliding_window_starts_the_next_update_when_any_slot_frees() -> None:
     # With batches of 2, c and d would wait for a (10 s); the window starts them as b and c finish.
     assert starts["c"] < 10 and starts["d"] < 10
     assert outcome.peak_in_flight == 2
-    assert max(api.in_flight_at(at) for at, _ in api.starts) <= 2
+    assert max(api.in_flight_at(at) for at, name in api.starts) <= 2
     assert {r.status for r in outcome.results} == {"updated"}
     assert by_name(outcome)["a"].stack_arn == "arn:stack/a"
 
@@ -275,7 +275,7 @@ def test_mode_stop_lets_in_flight_finish_and_starts_nothing_new() -> None:
     assert statuses["t0"] == "failed"
     assert statuses["t1"] == statuses["t2"] == "updated"  # were in flight: they finish
     assert {statuses[n] for n in names[3:]} == {"not_started"}
-    assert {s for _, s in api.starts} == {"t0", "t1", "t2"}
+    assert {name for at, name in api.starts} == {"t0", "t1", "t2"}
     assert outcome.tolerance_exceeded and outcome.stopped
     assert "tolerance 0 exceeded" in by_name(outcome)["t9"].reason
 
@@ -295,7 +295,7 @@ def test_order_groups_run_one_after_the_other_and_a_failed_canary_stops_the_rest
     api = FakeCatalog(clock, {"canary": 5.0}, failing={"canary"})
     updates = [planned("canary", group=0)] + [planned(f"t{i}", group=1) for i in range(4)]
     outcome = runner(api, clock, max_concurrent=8, tolerance="0", mode="stop").run(updates)
-    assert [name for _, name in api.starts] == ["canary"]
+    assert [name for at, name in api.starts] == ["canary"]
     assert sorted(r.status for r in outcome.results) == ["failed"] + ["not_started"] * 4
 
     clock = FakeClock()
@@ -341,7 +341,7 @@ def test_window_invariants(durations, failing, max_concurrent, tolerance, mode) 
     api = FakeCatalog(clock, dict(zip(names, durations)), failing=failing_names)
     outcome = runner(api, clock, max_concurrent=max_concurrent, tolerance=str(tolerance), mode=mode).run([planned(n) for n in names])
     assert sorted(r.name for r in outcome.results) == names  # every tenant reported exactly once
-    assert max(api.in_flight_at(at) for at, _ in api.starts) <= max_concurrent
+    assert max(api.in_flight_at(at) for at, name in api.starts) <= max_concurrent
     failed = [r for r in outcome.results if r.status == "failed"]
     assert outcome.tolerance_exceeded == (len(failed) > tolerance)
     if mode == "continue" or not outcome.tolerance_exceeded:
@@ -350,7 +350,7 @@ def test_window_invariants(durations, failing, max_concurrent, tolerance, mode) 
         # nothing started after the poll that saw the failure exceeding the tolerance
         started = {name: at for at, name in api.starts}
         ends = sorted(started[r.name] + r.duration for r in failed)
-        assert all(at <= ends[tolerance] for at, _ in api.starts)
+        assert all(at <= ends[tolerance] for at, name in api.starts)
 
 
 # -------------------------------------------------------------------------------------------- check mode

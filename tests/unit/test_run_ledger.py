@@ -101,7 +101,9 @@ def test_entries_from_the_roles_result_facts():
                 },
                 "catalog": {"products": {"platform-core": {"version_created": True, "artifact_name": "V3", "artifact_id": "pa-3", "changed": True}}},
                 "validate": {"products": [{"product": "platform-core", "status": "passed", "name": "validate-x"}]},
-                "rollout": {"tenants": [{"name": "acme", "id": "pp-1", "product": "platform-core", "status": "failed", "error": "boom", "from_version": "V2", "to_version": "V3"}]},
+                "rollout": {"tenants": [
+                    {"name": "acme", "id": "pp-1", "product": "platform-core", "status": "failed", "error": "boom", "from_version": "V2", "to_version": "V3"},
+                ]},
             },
             "us-east-1": {"package": None, "catalog": None, "validate": None, "rollout": None},
         }
@@ -111,7 +113,8 @@ def test_entries_from_the_roles_result_facts():
     assert packaging["payments"]["status"] == "cached" and packaging["payments"]["uploaded"] == 0
     assert packaging["network-baseline"]["kind"] == "init"
     assert entries["catalog"] == [
-        {"region": "eu-west-1", "product": "platform-core", "status": "created", "changed": True, "version": "V3", "artifact_id": "pa-3", "previous_version": None, "fingerprint": None}
+        {"region": "eu-west-1", "product": "platform-core", "status": "created", "changed": True, "version": "V3", "artifact_id": "pa-3",
+         "previous_version": None, "fingerprint": None}
     ]
     assert entries["validation"][0]["status"] == "passed"
     assert entries["rollout"][0]["tenant_id"] == "pp-1" and entries["rollout"][0]["from"] == "V2" and entries["rollout"][0]["error"] == "boom"

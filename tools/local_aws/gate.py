@@ -93,7 +93,7 @@ def _rest_routes(service: str) -> List[_Route]:
     for name in model.operation_names:
         operation = model.operation_model(name)
         uri = operation.http.get("requestUri", "/")
-        path, _, query = uri.partition("?")
+        path, separator, query = uri.partition("?")
         pattern = ""
         for piece in re.split(r"(\{[^}]+\})", path):
             if piece.startswith("{"):

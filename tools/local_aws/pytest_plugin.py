@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -60,7 +59,7 @@ class LocalAwsServer(_Common):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, str(SERVER_SCRIPT), "--host", host, "--port", str(port)],
+            [str(SERVER_SCRIPT), "--host", host, "--port", str(port)],
             stdout=subprocess.PIPE,
             stderr=None,
             text=True,

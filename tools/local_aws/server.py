@@ -16,7 +16,7 @@ import io
 import json
 import signal
 import sys
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from local_aws.extension import install
 from local_aws.faults import CALLS, FAULTS, FaultError

@@ -321,7 +321,7 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
     # whose handler install() points at ExtendedServiceCatalogResponse.
     @property
     def _url_module(self) -> Any:  # type: ignore[override]
-        import moto.servicecatalog.urls as urls
+        from moto.servicecatalog import urls
 
         return urls
 

@@ -29,7 +29,7 @@ def parse_s3_url(url: str) -> Tuple[str, str]:
     if virtual:
         bucket, key = virtual.group("bucket"), path.lstrip("/")
     else:
-        bucket, _, key = path.lstrip("/").partition("/")
+        bucket, separator, key = path.lstrip("/").partition("/")
     if not bucket or not key:
         raise TemplateNotFound(f"URL names no bucket and key: {url}")
     return bucket, key

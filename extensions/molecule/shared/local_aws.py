@@ -65,7 +65,7 @@ def start(state_dir: str) -> int:
     with open(log_path, "wb") as log:
         # A session of its own: the server outlives this helper and the ansible task that ran it.
         process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [sys.executable, SERVER, "--host", "127.0.0.1", "--port", str(port)],
+            [SERVER, "--host", "127.0.0.1", "--port", str(port)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     deadline = time.monotonic() + READY_TIMEOUT_S

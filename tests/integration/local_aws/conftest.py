@@ -1,4 +1,7 @@
-"""``aws``: the same scenario against moto in-process (``aws_mock``) and against the server (``local_aws``)."""
+"""``aws``: the same scenario against moto in-process (``aws_mock``) and against the server (``local_aws``).
+
+Both parametrizations carry the ``integration`` mark through the test modules' ``pytestmark``, the in-process
+one included: scripts/test.sh runs tests/integration only with ``-m integration``."""
 from __future__ import annotations
 
 import random
@@ -26,7 +29,7 @@ class Aws:
         return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture(params=["mock", pytest.param("server", marks=pytest.mark.integration)])
+@pytest.fixture(params=["mock", "server"])
 def aws(request: pytest.FixtureRequest) -> Iterator[Aws]:
     if request.param == "mock":
         handle = request.getfixturevalue("aws_mock")

@@ -7,6 +7,8 @@ import pytest
 from botocore.exceptions import ClientError
 from catalog_fixtures import LIGHT_TEMPLATE, TENANT_TEMPLATE, make_bucket, make_product, put_template
 
+pytestmark = pytest.mark.integration
+
 
 def error_of(excinfo: pytest.ExceptionInfo) -> tuple:
     response = excinfo.value.response
@@ -67,8 +69,8 @@ def test_products_and_provisioning_artifacts(aws):
 
 def test_search_products_as_admin_filters_and_pages(aws):
     names = []
-    for _ in range(3):
-        sc, product_id, _, _ = make_product(aws, LIGHT_TEMPLATE)
+    for product_number in range(3):
+        sc, product_id = make_product(aws, LIGHT_TEMPLATE)[:2]
         names.append(sc.describe_product_as_admin(Id=product_id)["ProductViewDetail"]["ProductViewSummary"]["Name"])
     found = sc.search_products_as_admin(Filters={"FullTextSearch": [names[1]]})["ProductViewDetails"]
     assert [p["ProductViewSummary"]["Name"] for p in found] == [names[1]]
@@ -100,7 +102,8 @@ def test_provision_update_terminate_with_real_stacks(aws):
     pp = sc.describe_provisioned_product(Name=name)["ProvisionedProductDetail"]
     assert (pp["Status"], pp["LastRecordId"], pp["LastSuccessfulProvisioningRecordId"]) == ("AVAILABLE", record["RecordId"], record["RecordId"])
 
-    url = put_template(aws.client("s3"), bucket, "products/tenant/v2.json", {**TENANT_TEMPLATE, "Outputs": {"Version": {"Value": "2"}, **TENANT_TEMPLATE["Outputs"]}})
+    v2_template = {**TENANT_TEMPLATE, "Outputs": {"Version": {"Value": "2"}, **TENANT_TEMPLATE["Outputs"]}}
+    url = put_template(aws.client("s3"), bucket, "products/tenant/v2.json", v2_template)
     v2 = sc.create_provisioning_artifact(
         ProductId=product_id, Parameters={"Name": "v2", "Info": {"LoadTemplateFromURL": url}, "Type": "CLOUD_FORMATION_TEMPLATE"}
     )["ProvisioningArtifactDetail"]["Id"]
@@ -130,7 +133,7 @@ def test_provision_update_terminate_with_real_stacks(aws):
 
 
 def test_records_stay_in_progress_for_record_duration(aws):
-    sc, product_id, v1, _ = make_product(aws, LIGHT_TEMPLATE)
+    sc, product_id, v1 = make_product(aws, LIGHT_TEMPLATE)[:3]
     name = aws.unique("slow")
     aws.handle.set_faults(record_duration_s=1.0)
     record = sc.provision_product(ProductId=product_id, ProvisioningArtifactId=v1, ProvisionedProductName=name)["RecordDetail"]
@@ -145,7 +148,7 @@ def test_records_stay_in_progress_for_record_duration(aws):
 
 
 def test_injected_failures_end_error_and_tainted(aws):
-    sc, product_id, v1, _ = make_product(aws, LIGHT_TEMPLATE)
+    sc, product_id, v1 = make_product(aws, LIGHT_TEMPLATE)[:3]
     doomed, tainted = aws.unique("doomed"), aws.unique("tainted")
     aws.handle.set_faults(fail_provisioned_products=[doomed])
     record = sc.provision_product(ProductId=product_id, ProvisioningArtifactId=v1, ProvisionedProductName=doomed)["RecordDetail"]
@@ -181,7 +184,7 @@ def test_nested_stacks_resolve_every_template_url_form(aws):
                       for name, url in forms.items()},
         "Outputs": {f"{name}Label": {"Value": {"Fn::GetAtt": [name, "Outputs.Label"]}} for name in forms},
     }
-    sc, product_id, v1, _ = make_product(aws, parent, region="eu-west-1")
+    sc, product_id, v1 = make_product(aws, parent, region="eu-west-1")[:3]
     record = sc.provision_product(ProductId=product_id, ProvisioningArtifactId=v1, ProvisionedProductName=aws.unique("nested"))["RecordDetail"]
     done = settle(sc, record["RecordId"])
     assert done["RecordDetail"]["Status"] == "SUCCEEDED", done["RecordDetail"]["RecordErrors"]
@@ -194,7 +197,7 @@ def test_nested_stacks_resolve_every_template_url_form(aws):
 
 
 def test_search_and_scan_page_through_1000_provisioned_products(aws):
-    sc, product_id, v1, _ = make_product(aws, LIGHT_TEMPLATE, region="ap-southeast-2")
+    sc, product_id, v1 = make_product(aws, LIGHT_TEMPLATE, region="ap-southeast-2")[:3]
     names = {f"tenant-{n:04d}" for n in range(1000)}
     for name in sorted(names):
         sc.provision_product(ProductId=product_id, ProvisioningArtifactId=v1, ProvisionedProductName=name)

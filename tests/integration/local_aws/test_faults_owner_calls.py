@@ -14,6 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from catalog_fixtures import make_bucket
 
+pytestmark = pytest.mark.integration
+
 AWS_CLI = Path(__file__).resolve().parents[3] / ".venv" / "bin" / "aws"
 
 
@@ -33,7 +35,7 @@ def test_throttling_uses_each_protocols_real_error_and_is_counted(aws):
         error = throttled.value.response
         assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == expected, service
     aws.handle.clear_faults()
-    for client, call, _ in clients.values():
+    for client, call, expected in clients.values():
         call(client)
     expected_ops = {"servicecatalog": "ScanProvisionedProducts", "ssm": "DescribeParameters", "s3": "ListBuckets",
                     "cloudformation": "ListStacks", "sts": "GetCallerIdentity"}
@@ -89,7 +91,6 @@ def test_expected_bucket_owner_is_enforced(aws):
     assert denied_copy.value.response["Error"]["Code"] == "AccessDenied"
 
 
-@pytest.mark.integration
 def test_control_endpoints_reject_bad_faults(local_aws):
     request = urllib.request.Request(f"{local_aws.endpoint_url}/_local_aws/faults", data=b'{"throttle_rate": 2}', method="POST")
     with pytest.raises(urllib.error.HTTPError) as bad:
@@ -98,7 +99,6 @@ def test_control_endpoints_reject_bad_faults(local_aws):
     assert local_aws.set_faults(latency_ms=0)["throttle_rate"] == 0.0
 
 
-@pytest.mark.integration
 def test_aws_cli_works_against_the_server(local_aws):
     env = {**os.environ, **local_aws.env}
     bucket = f"cli-{os.getpid()}"
@@ -111,7 +111,6 @@ def test_aws_cli_works_against_the_server(local_aws):
     assert bucket in json.loads(listed)
 
 
-@pytest.mark.integration
 def test_server_answers_64_concurrent_clients(local_aws):
     prefix = f"/concurrency/{os.getpid()}"
     ssm = local_aws.client("ssm")  # boto3 clients are thread-safe; sessions are not cheap to build

@@ -13,7 +13,9 @@ from local_aws.templates import TemplateNotFound, parse_s3_url, parse_template
 AUTH = "AWS4-HMAC-SHA256 Credential=testing/20250101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=x"
 
 
-def request(service: str, method: str = "POST", path: str = "/", host: str = "127.0.0.1:5000", query=None, headers=None, body=b"", region="eu-west-1") -> AwsRequest:
+def request(
+    service: str, method: str = "POST", path: str = "/", host: str = "127.0.0.1:5000", query=None, headers=None, body=b"", region="eu-west-1"
+) -> AwsRequest:
     all_headers = {"authorization": AUTH.format(region=region, service=service)}
     all_headers.update(headers or {})
     return AwsRequest(method, host, path, query or {}, all_headers, body)
@@ -102,7 +104,10 @@ def test_parse_template_json_and_yaml_with_short_intrinsics():
     [
         (request("servicecatalog", headers={"x-amz-target": "AWS242ServiceCatalogService.ProvisionProduct"}), "ProvisionProduct"),
         (request("ssm", headers={"x-amz-target": "AmazonSSM.PutParameter"}), "PutParameter"),
-        (request("cloudformation", headers={"content-type": "application/x-www-form-urlencoded"}, body=b"Action=DescribeStacks&Version=2010-05-15"), "DescribeStacks"),
+        (
+            request("cloudformation", headers={"content-type": "application/x-www-form-urlencoded"}, body=b"Action=DescribeStacks&Version=2010-05-15"),
+            "DescribeStacks",
+        ),
         (request("s3", "PUT", "/bkt/a/b.zip"), "PutObject"),
         (request("s3", "PUT", "/bkt/a/b.zip", headers={"x-amz-copy-source": "src/k"}), "CopyObject"),
         (request("s3", "PUT", "/bkt/k", query={"partNumber": ["1"], "uploadId": ["u"]}), "UploadPart"),
@@ -131,6 +136,6 @@ def test_classify_s3_virtual_host_bucket():
      ("cloudformation", 400, "Throttling"), ("sts", 400, "Throttling"), ("lambda", 429, "TooManyRequestsException")],
 )
 def test_throttling_answer_per_protocol(service, status, code):
-    answer_status, _, body = throttling_response(classify(request(service)))
+    answer_status, answer_headers, body = throttling_response(classify(request(service)))
     assert answer_status == status
     assert code.encode() in body
