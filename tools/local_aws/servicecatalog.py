@@ -305,6 +305,9 @@ class ProvisionedProduct:
         return detail
 
 
+STACK_BUILD_LOCK = threading.Lock()
+
+
 class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
     """moto's portfolio support plus products, artifacts, provisioned products and records."""
 
@@ -620,6 +623,12 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
         return cloudformation_backends[self.account_id][self.region_name]
 
     def _apply_stack(self, pp: ProvisionedProduct, record: Record) -> None:
+        # The per-region lock is not enough: moto's CloudFormation writes into backends shared by every
+        # region (IAM is global), and records of several regions complete on parallel server threads.
+        with STACK_BUILD_LOCK:
+            self._build_stack(pp, record)
+
+    def _build_stack(self, pp: ProvisionedProduct, record: Record) -> None:
         cfn = self._cloudformation()
         if record.record_type == TERMINATE:
             if pp.stack_id:
