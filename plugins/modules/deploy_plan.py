@@ -30,6 +30,11 @@ options:
       - Narrows the stage's regions. A comma-separated string (C(-e regions=us-east-1,eu-west-1)) or a list.
       - Every name must be a region of the stage.
     type: raw
+  resume:
+    description:
+      - The id of an earlier run to resume (C(20261123T120000Z-1a2b3c)); checked for its form only, since it
+        becomes part of the ledger's path.
+    type: str
   inventory_regions:
     description:
       - The regions that have a host in the inventory. When given, every selected region must be among them.
@@ -125,7 +130,7 @@ plan:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_plan import PlanError, build_plan
+from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_plan import PlanError, build_plan, check_run_id
 
 
 def main() -> None:
@@ -134,6 +139,7 @@ def main() -> None:
             project_dir=dict(type="path", required=True),
             stage=dict(type="str"),
             regions=dict(type="raw"),
+            resume=dict(type="str"),
             inventory_regions=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
@@ -145,6 +151,8 @@ def main() -> None:
             module.params["regions"],
             module.params["inventory_regions"],
         )
+        if module.params["resume"]:
+            check_run_id(module.params["resume"])
     except PlanError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, plan=plan)

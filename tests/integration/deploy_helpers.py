@@ -180,7 +180,7 @@ class PlaybookRunner:
             command += ["-e", json.dumps(extra_vars)]
         command += list(args)
         env = dict(self.env, USER=user) if user else self.env
-        done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         return PlaybookRun(command, done.returncode, parse_json_callback(done.stdout), done.stdout, done.stderr)
 
     def deploy(self, project_dir: Path, stage: str, *args: str, **variables: Any) -> PlaybookRun:

@@ -63,7 +63,11 @@ CASES = [
     Case("regions repeated", "regions lists us-east-1 more than once", {"stage": "dev", "regions": "us-east-1,eu-west-1,us-east-1"}),
     Case("regions not a list", "regions must be a comma-separated list such as 'us-east-1,eu-west-1'", {"stage": "dev", "regions": {"us-east-1": True}}),
     Case("region name not a region", "'mars-north-1' is not an AWS region name", {"stage": "dev", "regions": "us-east-1,mars-north-1"}),
-    Case("region not in the stage", "region us-west-2 is not in stage 'dev' (its regions: us-east-1, eu-west-1, ap-southeast-2)", {"stage": "dev", "regions": "us-west-2"}),
+    Case(
+        "region not in the stage",
+        "region us-west-2 is not in stage 'dev' (its regions: us-east-1, eu-west-1, ap-southeast-2)",
+        {"stage": "dev", "regions": "us-west-2"},
+    ),
     Case(
         "region without an inventory host",
         "region ca-central-1 has no host in the inventory",
@@ -76,10 +80,27 @@ CASES = [
     Case("authorizer order", "'authorizer.order' must be first or last, got 'middle'", edit=lambda project: project["authorizer"].update(order="middle")),
     Case("account id not 12 digits", "stage 'dev' account_id must be 12 digits, got '12345'", edit=set_stage(account_id="12345")),
     Case("stage without regions", "stage 'dev' lists no regions", edit=set_stage(regions=[])),
-    Case("bucket pattern without {region}", "stage 'dev' artifact_bucket must be a name pattern containing {region}", edit=set_stage(artifact_bucket="mrs-artifacts-dev")),
-    Case("bucket pattern giving an invalid name", "artifact bucket 'MRS_Artifacts_us-east-1' is not a valid S3 bucket name", edit=set_stage(artifact_bucket="MRS_Artifacts_{region}")),
-    Case("ssm prefix not a path", "ssm_prefix must be an SSM path such as /multiregion/dev, got 'multiregion/dev'", edit=set_stage(ssm_prefix="multiregion/dev")),
-    Case("primary region outside the stage", "primary_region 'us-west-2' is not one of its regions (us-east-1, eu-west-1, ap-southeast-2)", edit=set_stage(primary_region="us-west-2")),
+    Case(
+        "bucket pattern without {region}",
+        "stage 'dev' artifact_bucket must be a name pattern containing {region}",
+        edit=set_stage(artifact_bucket="mrs-artifacts-dev"),
+    ),
+    Case(
+        "bucket pattern giving an invalid name",
+        "artifact bucket 'MRS_Artifacts_us-east-1' is not a valid S3 bucket name",
+        edit=set_stage(artifact_bucket="MRS_Artifacts_{region}"),
+    ),
+    Case(
+        "ssm prefix not a path",
+        "ssm_prefix must be an SSM path such as /multiregion/dev, got 'multiregion/dev'",
+        edit=set_stage(ssm_prefix="multiregion/dev"),
+    ),
+    Case(
+        "primary region outside the stage",
+        "primary_region 'us-west-2' is not one of its regions (us-east-1, eu-west-1, ap-southeast-2)",
+        edit=set_stage(primary_region="us-west-2"),
+    ),
+    Case("resume id malformed", "resume must be a run id such as 20261123T120000Z-1a2b3c, got '../x'", {"stage": "dev", "resume": "../x"}),
     Case("resume of an unknown run", "resume=20261123T120000Z-1a2b3c: no such run (no ledger at", {"stage": "dev", "resume": "20261123T120000Z-1a2b3c"}),
 ]
 

@@ -91,7 +91,10 @@ class Scenario:
 
     def versions(self) -> Dict[str, Dict[str, List[str]]]:
         """{region: {product: [artifact ids, oldest first]}}"""
-        return {region: {product: [i for _, i in product_versions(self.aws, region, product)] for product in PRODUCTS} for region in REGIONS}
+        return {
+            region: {product: [pair[1] for pair in product_versions(self.aws, region, product)] for product in PRODUCTS}
+            for region in REGIONS
+        }
 
     def latest(self) -> Dict[str, Dict[str, Any]]:
         return {region: latest_artifact_ids(self.aws, region, SSM_PREFIX, PRODUCTS) for region in REGIONS}
@@ -402,7 +405,7 @@ def take_lock(aws_env: Dict[str, str], run_id: str, holder: str, state: str = "p
 
 
 def outcome(process: subprocess.Popen) -> Tuple[int, str]:
-    output, _ = process.communicate(timeout=300)
+    output = process.communicate(timeout=300)[0]
     return process.returncode, output
 
 
@@ -411,7 +414,7 @@ def test_of_two_runs_taking_the_lock_at_once_exactly_one_wins(e2e_aws) -> None:
     started = {run_id: take_lock(e2e_aws.env, run_id, holder) for run_id, holder in contenders.items()}
     outcomes = {run_id: outcome(process) for run_id, process in started.items()}
 
-    winners = [run_id for run_id, (code, _) in outcomes.items() if code == 0]
+    winners = [run_id for run_id, outcome in outcomes.items() if outcome[0] == 0]
     assert len(winners) == 1, outcomes
     winner = winners[0]
     loser = next(run_id for run_id in contenders if run_id != winner)
@@ -430,7 +433,7 @@ def test_of_two_runs_taking_the_lock_at_once_exactly_one_wins(e2e_aws) -> None:
 
 def run_quietly(*command: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        list(command), cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        list(command), cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
         env={**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")},
     )
 
