@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
+# Each Run gets buckets of its own: the local AWS server is shared by the whole session.
 BUCKET_PREFIX = "mrs-pkgit-"
 
 INVENTORY = """
@@ -46,19 +48,20 @@ PLAYBOOK = """
 """
 
 
-def copy_project(destination: Path) -> Path:
+def copy_project(prefix: str, destination: Path) -> Path:
     """The examples with their artifact buckets renamed (project.yml and the services' shared settings)."""
     shutil.copytree(REPO / "examples", destination, ignore=shutil.ignore_patterns(".serverless", "node_modules", "__pycache__"))
     for relative in ("project.yml", "shared/serverless-common.yml"):
         path = destination / relative
-        path.write_text(path.read_text().replace("mrs-artifacts-", BUCKET_PREFIX))
+        path.write_text(path.read_text().replace("mrs-artifacts-", prefix))
     return destination
 
 
 class Run:
     def __init__(self, local_aws, tmp: Path, regions=REGIONS, extra_vars=None):
         self.aws, self.tmp, self.regions = local_aws, tmp, regions
-        self.project = copy_project(tmp / "project")
+        self.prefix = f"{BUCKET_PREFIX}{uuid.uuid4().hex[:8]}-"
+        self.project = copy_project(self.prefix, tmp / "project")
         self.build = tmp / "build"
         (tmp / "inventory.yml").write_text(INVENTORY.format(hosts="\n".join(f"    {region}:" for region in regions)))
         (tmp / "package.yml").write_text(PLAYBOOK)
@@ -71,9 +74,8 @@ class Run:
             except s3.exceptions.BucketAlreadyOwnedByYou:
                 pass
 
-    @staticmethod
-    def bucket(region):
-        return f"{BUCKET_PREFIX}dev-{region}"
+    def bucket(self, region):
+        return f"{self.prefix}dev-{region}"
 
     def s3(self, region):
         return self.aws.client("s3", region)
