@@ -92,6 +92,11 @@ def publish_object(client: Any, bucket: str, owner: str, item: Dict[str, str], r
     try:
         head = client.head_object(Bucket=bucket, Key=item["key"], ExpectedBucketOwner=owner, **retry)
     except Exception as exc:  # botocore ClientError / BotoCoreError
+        if error_code(exc) in ("403", "AccessDenied"):
+            raise SyncError(
+                aws_error_message(exc, "HeadObject", region, f"s3://{bucket}/{item['key']}")
+                + f" (is bucket {bucket} owned by account {owner}? nothing was uploaded)"
+            ) from None
         if error_code(exc) not in NOT_FOUND_CODES:
             raise SyncError(aws_error_message(exc, "HeadObject", region, f"s3://{bucket}/{item['key']}")) from None
         head = None
@@ -102,12 +107,16 @@ def publish_object(client: Any, bucket: str, owner: str, item: Dict[str, str], r
     if check_mode:
         return "would_upload"
     try:
-        with open(item["path"], "rb") as body:
-            client.put_object(Bucket=bucket, Key=item["key"], Body=body, ExpectedBucketOwner=owner,
-                              Metadata={SHA256_METADATA: item["sha256"]}, ContentType=_content_type(item["key"]),
-                              **retry, **encryption)
+        with open(item["path"], "rb") as handle:
+            # Bytes, not the open file: a retried PutObject would re-send a file object already read to its
+            # end, and publish an empty object under a key that is never overwritten.
+            body = handle.read()
     except OSError as exc:
         raise SyncError(f"cannot read {item['path']}: {exc}") from None
+    try:
+        client.put_object(Bucket=bucket, Key=item["key"], Body=body, ExpectedBucketOwner=owner,
+                          Metadata={SHA256_METADATA: item["sha256"]}, ContentType=_content_type(item["key"]),
+                          **retry, **encryption)
     except Exception as exc:  # botocore ClientError / BotoCoreError
         raise SyncError(aws_error_message(exc, "PutObject", region, f"s3://{bucket}/{item['key']}")) from None
     return "uploaded"

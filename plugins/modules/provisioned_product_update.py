@@ -212,6 +212,7 @@ version_changes:
   sample: [{product: platform-core, from_artifact: pa-old, to_artifact: pa-new, tenants: 300, changes: ["Resources.Orders: modified (Properties.TemplateURL)"]}]
 """
 
+import os
 import resource
 import time
 
@@ -248,7 +249,11 @@ class Progress:
 
     def __init__(self, module, path):
         self.module = module
-        self.handle = open(path, "a", encoding="utf-8") if path else None  # pylint: disable=consider-using-with
+        self.handle = None
+        if path:
+            # The folder may not exist yet (a fresh progress dir per run).
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self.handle = open(path, "a", encoding="utf-8")  # pylint: disable=consider-using-with
 
     def __call__(self, line):
         text = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {self.module.region}: {line}"
