@@ -30,8 +30,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 DEFAULT_MAX_ATTEMPTS = 3
 
 # AWSRetry knows Throttling, RequestLimitExceeded, TooManyRequestsException, ...; JSON protocol services
-# answer ThrottlingException and S3 answers SlowDown, which it does not retry by default.
-EXTRA_RETRY_CODES = ["ThrottlingException", "SlowDown", "ThrottledException", "RequestThrottled"]
+# answer ThrottlingException and S3 answers SlowDown, which it does not retry by default. A throttled S3
+# HEAD request has no body, so its error code is only the HTTP status: "503".
+EXTRA_RETRY_CODES = ["ThrottlingException", "SlowDown", "503", "ThrottledException", "RequestThrottled"]
 
 SHARED_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
     "max_attempts": {"type": "int", "default": DEFAULT_MAX_ATTEMPTS},

@@ -120,7 +120,7 @@ def test_error_code_only_for_client_errors() -> None:
 # ---------------------------------------------------------------- the outer retry (AWSRetry)
 
 
-@pytest.mark.parametrize("code", ["ThrottlingException", "SlowDown", "Throttling", "RequestLimitExceeded", "InternalError"])
+@pytest.mark.parametrize("code", ["ThrottlingException", "SlowDown", "503", "Throttling", "RequestLimitExceeded", "InternalError"])
 def test_retry_decorator_retries_throttling_until_success(code: str, sleeps: t.List[float]) -> None:
     call = FlakyCall(code, failures=2)
     assert aws_client.retry_decorator(3)(call)() == "done"
