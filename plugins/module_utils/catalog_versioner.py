@@ -54,6 +54,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_templat
 )
 
 PRODUCT_ID = re.compile(r"^prod-[a-z0-9]{6,}$")
+FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
 DEFAULT_DIFF_LIMIT = 64 * 1024
 NOT_FOUND_CODES = ("ResourceNotFoundException",)
 MISSING_OBJECT_CODES = ("NoSuchKey", "404", "NotFound", "NoSuchBucket")
@@ -78,6 +79,7 @@ class CatalogRequest:
     region: str
     template_path: Optional[str] = None
     template_url: Optional[str] = None
+    template_fingerprint: Optional[str] = None
     template_bucket: Optional[str] = None
     template_key_prefix: Optional[str] = None
     expected_bucket_owner: Optional[str] = None
@@ -99,7 +101,7 @@ class CatalogRequest:
 
 @dataclass
 class NewTemplate:
-    document: Dict[str, Any]
+    document: Optional[Dict[str, Any]]  # None when the fingerprint was given instead of read
     url: str
     source: str
     fingerprint: str
@@ -130,6 +132,11 @@ class CatalogVersioner:
             raise CatalogError(f"keep_active_versions must be 1 or more, got {request.keep_active_versions}")
         if request.template_url:
             parse_s3_url(request.template_url)  # a TemplateError (one line) before any call
+        if request.template_fingerprint is not None:
+            if not request.template_url:
+                raise CatalogError("template_fingerprint is only taken with template_url")
+            if not FINGERPRINT.match(request.template_fingerprint):
+                raise CatalogError(f"template_fingerprint must look like sha256:<64 hex digits>, got {request.template_fingerprint!r}")
         # One token per run: botocore's and AWSRetry's retries of the same create reuse it.
         self._token = uuid.uuid4().hex
         self._checked_buckets: Dict[str, bool] = {}
@@ -224,8 +231,14 @@ class CatalogVersioner:
             location = parse_s3_url(url)
             if location.region and location.region != request.region:
                 self.warn(f"template_url {url} is in {location.region}, not {request.region}: a product's template should use its own region's bucket")
+            if request.template_fingerprint and not request.diff:
+                # The publisher fingerprinted the tree from the files it uploaded: nothing to read back.
+                self.check_bucket_owner(location.bucket, "template_url")
+                return NewTemplate(document=None, url=url, source=source, fingerprint=request.template_fingerprint, nested=[])
             document = parse_template(self.read_s3_text(url, "template_url"), url)
         fingerprint, nested = fingerprint_tree(document, self._fetch_nested(owned=True), source)
+        if request.template_fingerprint and request.template_fingerprint != fingerprint:
+            self.warn(f"template_fingerprint {request.template_fingerprint} is not the fingerprint of {url} ({fingerprint}); using the latter")
         return NewTemplate(
             document=document,
             url=url,

@@ -217,6 +217,30 @@ def fingerprint_tree(
     return template_fingerprint(template, fingerprints), found
 
 
+def local_fingerprint(template: Dict[str, Any], files_by_url: Mapping[str, str], source: str) -> Optional[Tuple[str, List[NestedTemplate]]]:
+    """``fingerprint_tree`` of a template whose nested templates are local files (``files_by_url``: URL -> path).
+
+    The publisher knows the bytes behind every URL it just published, so it can fingerprint a product
+    without reading S3; the catalog compares that with the active version's. None when a nested URL is not
+    one of the files (the catalog then fetches the tree itself).
+    """
+
+    class _NotLocal(Exception):
+        pass
+
+    def read_local(url: str) -> Dict[str, Any]:
+        path = files_by_url.get(url)
+        if not path:
+            raise _NotLocal(url)
+        with open(path, "r", encoding="utf-8") as handle:
+            return parse_template(handle.read(), path)
+
+    try:
+        return fingerprint_tree(template, read_local, source)
+    except _NotLocal:
+        return None
+
+
 # ------------------------------------------------------------------------------------------------- S3 URLs
 
 _AWS_DOMAINS = r"amazonaws\.com(?:\.cn)?"

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Optional
 
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import ClientError, error_code
+
 LOCK_PARAMETER_SUFFIX = "/deploy-lock"
 
 
@@ -40,3 +42,23 @@ def held_message(stage: str, parameter: str, owner: Dict[str, Any]) -> str:
         f"stage '{stage}' is being deployed by {owner['holder']} (run {owner['run_id']}, started {owner['started']}); "
         f"wait for it to finish, or if that run is dead break the lock with -e break_lock=true (SSM parameter {parameter})"
     )
+
+
+def read_owner(ssm: Any, parameter: str) -> Dict[str, Any]:
+    """Who holds the lock; ``{}`` when nobody does. ``ssm`` is a retrying amazon.aws client."""
+    try:
+        value = ssm.get_parameter(Name=parameter, aws_retry=True)["Parameter"]["Value"]
+    except ClientError as exc:
+        if error_code(exc) == "ParameterNotFound":
+            return {}
+        raise
+    return parse_lock_value(value)
+
+
+def release(ssm: Any, parameter: str, run_id: str, check_mode: bool) -> Dict[str, Any]:
+    """Free the lock when ``run_id`` holds it: ``{changed, owner}``; botocore errors propagate."""
+    owner = read_owner(ssm, parameter)
+    ours = bool(owner) and owner.get("run_id") == run_id
+    if ours and not check_mode:
+        ssm.delete_parameter(Name=parameter, aws_retry=True)
+    return {"changed": ours, "owner": owner}

@@ -37,13 +37,64 @@ options:
   product:
     description:
       - The product's name, or its id (C(prod-...)).
+      - Give either I(product) (with I(ssm_parameter) and one of I(template_url) and I(template_path)) or I(products).
     type: str
-    required: true
+  products:
+    description:
+      - Several products in one call (the catalog role versions every product of a region this way), so one module
+        start-up instead of one per product. Each entry takes the per-product options below; every other option
+        applies to all of them.
+      - Every entry is checked before anything is written. Then each product is versioned in turn; a product that
+        fails does not stop the others, and the module fails afterwards naming every product that failed.
+    type: list
+    elements: dict
+    suboptions:
+      product:
+        description: As I(product).
+        type: str
+        required: true
+      template_url:
+        description: As I(template_url) (required in an entry).
+        type: str
+        required: true
+      template_fingerprint:
+        description: As I(template_fingerprint).
+        type: str
+      ssm_parameter:
+        description: As I(ssm_parameter).
+        type: str
+        required: true
+      version_counter_parameter:
+        description: As I(version_counter_parameter).
+        type: str
+      product_owner:
+        description: As I(product_owner).
+        type: str
+      product_description:
+        description: As I(product_description).
+        type: str
+      product_distributor:
+        description: As I(product_distributor).
+        type: str
+      product_support_email:
+        description: As I(product_support_email).
+        type: str
   template_url:
     description:
       - The S3 URL of the new product template, as the package phase publishes it
         (C(https://<bucket>.s3.<region>.amazonaws.com/<key>); the other S3 URL forms are accepted).
       - Mutually exclusive with I(template_path).
+    type: str
+  template_fingerprint:
+    description:
+      - The fingerprint of the template at I(template_url) and its nested templates, as
+        M(multiregion.serverless.s3_artifact_sync) returns it for the product templates it publishes
+        (C(sha256:<64 hex>)).
+      - When given, the module compares it with the active version's fingerprint without reading the template tree
+        from S3 (the tree is still read in diff mode, to show it). Give it only for a template whose objects are never
+        overwritten, as the package phase publishes them; a wrong value creates a version with that fingerprint, or
+        misses a change.
+      - Only with I(template_url).
     type: str
   template_path:
     description:
@@ -69,8 +120,8 @@ options:
       - The SSM parameter that holds the id of the product's latest version, for example
         C(/multiregion/dev/products/platform-core/latest-artifact-id).
       - A path of at most 1011 characters and 15 levels, from C(a-z A-Z 0-9 _ . - /), not under C(/aws) or C(/ssm).
+      - Required with I(product).
     type: str
-    required: true
   version_counter_parameter:
     description:
       - The SSM parameter that remembers the highest version number ever issued for the product (a JSON value naming
@@ -145,6 +196,21 @@ EXAMPLES = r"""
     ssm_parameter: /multiregion/dev/products/platform-core/latest-artifact-id
   register: catalog_version
 
+- name: Version every product of the region in one call, with the fingerprints the package phase computed
+  multiregion.serverless.catalog_artifact_version:
+    products:
+      - product: platform-core
+        template_url: https://mrs-artifacts-dev-eu-west-1.s3.eu-west-1.amazonaws.com/products/platform-core/dev/3f2a...json
+        template_fingerprint: sha256:0c1f3e5d9a7b2c4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6
+        ssm_parameter: /multiregion/dev/products/platform-core/latest-artifact-id
+      - product: reporting
+        template_url: https://mrs-artifacts-dev-eu-west-1.s3.eu-west-1.amazonaws.com/products/reporting/dev/9b1c...json
+        ssm_parameter: /multiregion/dev/products/reporting/latest-artifact-id
+        product_owner: platform-team
+    create_missing_product: true
+    expected_bucket_owner: "123456789012"
+  register: catalog_versions
+
 - name: First deploy of a new product from a local file, keeping the five newest versions active
   multiregion.serverless.catalog_artifact_version:
     product: reporting
@@ -160,112 +226,125 @@ EXAMPLES = r"""
 RETURN = r"""
 product_id:
   description: The product's id (null in check mode when the product would be created).
-  returned: always
+  returned: with I(product)
   type: str
   sample: prod-abcdefghijklm
 product_name:
   description: The product as given in I(product).
-  returned: always
+  returned: with I(product)
   type: str
   sample: platform-core
 product_created:
   description: Whether the product was (or in check mode would be) created.
-  returned: always
+  returned: with I(product)
   type: bool
   sample: false
 previous_artifact_id:
   description: The id of the version that was current before this call (null for a new product or one with no active version).
-  returned: always
+  returned: with I(product)
   type: str
   sample: pa-2b3c4d5e6f7g8
 previous_artifact_name:
   description: The name of that version.
-  returned: always
+  returned: with I(product)
   type: str
   sample: V12
 previous_fingerprint:
   description: That version's fingerprint (from its description, or computed from its template).
-  returned: always
+  returned: with I(product)
   type: str
   sample: sha256:1f0e...
 artifact_id:
   description: The id of the current version after this call (the new one when created; null in check mode for a new one).
-  returned: always
+  returned: with I(product)
   type: str
   sample: pa-3c4d5e6f7g8h9
 artifact_name:
   description: The name of the current version after this call (the one that would be created, in check mode).
-  returned: always
+  returned: with I(product)
   type: str
   sample: V13
 version_created:
   description: Whether a version was (or in check mode would be) created.
-  returned: always
+  returned: with I(product)
   type: bool
   sample: true
 fingerprint:
   description: The fingerprint of the new template.
-  returned: always
+  returned: with I(product)
   type: str
   sample: sha256:9a8b...
 template_url:
   description: The URL the version's template is loaded from.
-  returned: always
+  returned: with I(product)
   type: str
   sample: https://mrs-artifacts-dev-eu-west-1.s3.eu-west-1.amazonaws.com/products/platform-core/dev/3f2a.json
 nested_templates:
-  description: Every nested template the product template references, depth first.
-  returned: always
+  description:
+    - Every nested template the product template references, depth first.
+    - Empty when I(template_fingerprint) spared reading the tree.
+  returned: with I(product)
   type: list
   elements: dict
   sample: [{logical_id: OrdersStack, url: "https://b.s3.eu-west-1.amazonaws.com/serverless/orders/dev/templates/ab.json", fingerprint: "sha256:...", depth: 1}]
 ignored_artifact_names:
   description: Version names that do not follow I(version_scheme) and were ignored for numbering (filled when a version is created).
-  returned: always
+  returned: with I(product)
   type: list
   elements: str
   sample: [hotfix-2024]
 ssm_parameter:
   description: The SSM parameter holding the latest version's id.
-  returned: always
+  returned: with I(product)
   type: str
   sample: /multiregion/dev/products/platform-core/latest-artifact-id
 ssm_parameter_version:
   description: The parameter's version after this call (null when it does not exist yet, in check mode).
-  returned: always
+  returned: with I(product)
   type: int
   sample: 4
 ssm_parameter_changed:
   description: Whether the parameter was (or would be) written, for a new version or a repair.
-  returned: always
+  returned: with I(product)
   type: bool
   sample: true
 version_counter_parameter:
   description: The SSM parameter holding the highest version number issued.
-  returned: always
+  returned: with I(product)
   type: str
   sample: /multiregion/dev/products/platform-core/highest-version-number
 deprecated_artifacts:
   description: Versions marked (or that would be marked) inactive and DEPRECATED by I(keep_active_versions).
-  returned: always
+  returned: with I(product)
   type: list
   elements: dict
   sample: [{id: pa-1a2b3c4d5e6f7, name: V7}]
 kept_in_use_artifacts:
   description: Versions older than the newest I(keep_active_versions) left alone because provisioned products use them.
-  returned: always
+  returned: with I(product)
   type: list
   elements: dict
   sample: [{id: pa-0a1b2c3d4e5f6, name: V5}]
 diff:
-  description: In diff mode, the current and the new template as pretty JSON (each side bounded).
+  description:
+    - In diff mode, the current and the new template as pretty JSON (each side bounded).
+    - With I(products), a list of them, one per product, the product's name leading each header.
   returned: when diff mode is on
-  type: dict
+  type: raw
   sample: {before_header: V12, after_header: V13, before: "{...}", after: "{...}"}
+products:
+  description:
+    - With I(products), one result per entry, in order, each holding the keys above (C(product_name), C(artifact_id),
+      C(version_created), C(changed), ...); an entry that failed holds C(failed) and C(msg) instead.
+  returned: with I(products)
+  type: list
+  elements: dict
+  sample: [{product_name: platform-core, artifact_name: V13, version_created: true, changed: true}]
 """
 
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import (
     aws_client,
+    aws_error_message,
     create_aws_module,
     fail_aws,
 )
@@ -277,14 +356,28 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.catalog_ver
 )
 from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_template import TemplateError
 
-ARGUMENT_SPEC = dict(
+PER_PRODUCT_OPTIONS = dict(
     product=dict(type="str", required=True),
+    template_url=dict(type="str", required=True),
+    template_fingerprint=dict(type="str"),
+    ssm_parameter=dict(type="str", required=True),
+    version_counter_parameter=dict(type="str"),
+    product_owner=dict(type="str"),
+    product_description=dict(type="str"),
+    product_distributor=dict(type="str"),
+    product_support_email=dict(type="str"),
+)
+
+ARGUMENT_SPEC = dict(
+    product=dict(type="str"),
+    products=dict(type="list", elements="dict", options=PER_PRODUCT_OPTIONS),
     template_url=dict(type="str"),
     template_path=dict(type="path"),
+    template_fingerprint=dict(type="str"),
     template_bucket=dict(type="str"),
     template_key_prefix=dict(type="str", no_log=False),
     expected_bucket_owner=dict(type="str"),
-    ssm_parameter=dict(type="str", required=True),
+    ssm_parameter=dict(type="str"),
     version_counter_parameter=dict(type="str"),
     version_scheme=dict(type="str", default="V<n>"),
     description=dict(type="str"),
@@ -298,52 +391,110 @@ ARGUMENT_SPEC = dict(
     keep_active_versions=dict(type="int"),
     diff_max_chars=dict(type="int", default=65536),
 )
+# With products, these come from each entry.
+PER_PRODUCT_ONLY = ("product", "template_url", "template_path", "template_fingerprint", "template_bucket", "template_key_prefix",
+                    "ssm_parameter", "version_counter_parameter", "product_owner", "product_description", "product_distributor",
+                    "product_support_email")
 
 
-def main() -> None:
-    module = create_aws_module(
-        argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("template_url", "template_path")],
-        required_one_of=[("template_url", "template_path")],
-        required_by={"template_path": "template_bucket"},
-        supports_check_mode=True,
+def catalog_request(module, entry) -> CatalogRequest:
+    """The request of one product: ``entry`` (a product's own options) over the module's shared options."""
+    params = dict(module.params, **{key: value for key, value in entry.items() if value is not None})
+    return CatalogRequest(
+        product=params["product"],
+        ssm_parameter=params["ssm_parameter"],
+        region=module.region,
+        template_path=params["template_path"],
+        template_url=params["template_url"],
+        template_fingerprint=params["template_fingerprint"],
+        template_bucket=params["template_bucket"],
+        template_key_prefix=params["template_key_prefix"],
+        expected_bucket_owner=params["expected_bucket_owner"],
+        version_scheme=params["version_scheme"],
+        version_counter_parameter=params["version_counter_parameter"],
+        description=params["description"],
+        guidance=params["guidance"],
+        create_missing_product=params["create_missing_product"],
+        product_owner=params["product_owner"],
+        product_description=params["product_description"],
+        product_distributor=params["product_distributor"],
+        product_support_email=params["product_support_email"],
+        product_tags=params["product_tags"] or {},
+        keep_active_versions=params["keep_active_versions"],
+        check_mode=module.check_mode,
+        diff=module._diff,
+        diff_limit=params["diff_max_chars"],
     )
+
+
+def versioner_for(module, entry, clients) -> CatalogVersioner:
+    """``clients``: a cache shared by all products of the call, so each service's client is built once."""
+
+    def client(service):
+        if service not in clients:
+            clients[service] = aws_client(module, service)
+        return clients[service]
+
+    return CatalogVersioner(catalog_request(module, entry), client, module.warn)
+
+
+def run_one(module) -> None:
     params = module.params
-    if not module.region:
-        module.fail_json(msg="region is required (set it with module_defaults for group/multiregion.serverless.aws)")
+    if not params["ssm_parameter"]:
+        module.fail_json(msg="missing required arguments: ssm_parameter (with product)")
+    if not (params["template_url"] or params["template_path"]):
+        module.fail_json(msg="one of the following is required: template_url, template_path (with product)")
     result = dict(changed=False, product_name=params["product"], ssm_parameter=params["ssm_parameter"])
     try:
-        request = CatalogRequest(
-            product=params["product"],
-            ssm_parameter=params["ssm_parameter"],
-            region=module.region,
-            template_path=params["template_path"],
-            template_url=params["template_url"],
-            template_bucket=params["template_bucket"],
-            template_key_prefix=params["template_key_prefix"],
-            expected_bucket_owner=params["expected_bucket_owner"],
-            version_scheme=params["version_scheme"],
-            version_counter_parameter=params["version_counter_parameter"],
-            description=params["description"],
-            guidance=params["guidance"],
-            create_missing_product=params["create_missing_product"],
-            product_owner=params["product_owner"],
-            product_description=params["product_description"],
-            product_distributor=params["product_distributor"],
-            product_support_email=params["product_support_email"],
-            product_tags=params["product_tags"] or {},
-            keep_active_versions=params["keep_active_versions"],
-            check_mode=module.check_mode,
-            diff=module._diff,
-            diff_limit=params["diff_max_chars"],
-        )
-        versioner = CatalogVersioner(request, lambda service: aws_client(module, service), module.warn)
-        result = versioner.run()
+        result = versioner_for(module, {}, {}).run()
     except (CatalogError, TemplateError) as exc:
         module.fail_json(msg=f"{params['product']} in {module.region}: {exc}", **result)
     except AwsCallError as exc:
         fail_aws(module, exc.error, exc.operation, exc.resource, **result)
     module.exit_json(**result)
+
+
+def run_many(module) -> None:
+    entries = module.params["products"]
+    versioners, clients = [], {}
+    try:  # every entry is checked before any product is touched
+        for entry in entries:
+            versioners.append(versioner_for(module, entry, clients))
+    except (CatalogError, TemplateError) as exc:
+        module.fail_json(msg=f"{entry['product']} in {module.region}: {exc}; nothing was written", changed=False, products=[])
+    results, failures = [], []
+    for entry, versioner in zip(entries, versioners):
+        try:
+            results.append(versioner.run())
+        except (CatalogError, TemplateError) as exc:
+            failures.append(f"{entry['product']} in {module.region}: {exc}")
+            results.append(dict(product_name=entry["product"], changed=False, failed=True, msg=failures[-1]))
+        except AwsCallError as exc:
+            failures.append(f"{entry['product']}: {aws_error_message(exc.error, exc.operation, module.region, exc.resource)}")
+            results.append(dict(product_name=entry["product"], changed=False, failed=True, msg=failures[-1]))
+    outcome = dict(changed=any(result.get("changed") for result in results), products=results)
+    if module._diff:  # each side's header names its product
+        outcome["diff"] = [dict(result["diff"], before_header=f"{result['product_name']} {result['diff']['before_header']}",
+                                after_header=f"{result['product_name']} {result['diff']['after_header']}")
+                           for result in results if "diff" in result]
+    if failures:
+        module.fail_json(msg=f"{len(failures)} of {len(entries)} product(s) failed: " + "; ".join(failures), **outcome)
+    module.exit_json(**outcome)
+
+
+def main() -> None:
+    module = create_aws_module(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("template_url", "template_path")] + [("products", option) for option in PER_PRODUCT_ONLY],
+        required_one_of=[("product", "products")],
+        required_by={"template_path": "template_bucket", "template_fingerprint": "template_url"},
+        supports_check_mode=True,
+    )
+    if not module.region:
+        module.fail_json(msg="region is required (set it with module_defaults for group/multiregion.serverless.aws)")
+    if module.params["products"] is not None:
+        run_many(module)
+    run_one(module)
 
 
 if __name__ == "__main__":

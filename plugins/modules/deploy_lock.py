@@ -107,18 +107,9 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_lock
     held_message,
     lock_parameter_name,
     lock_value,
-    parse_lock_value,
+    read_owner,
+    release,
 )
-
-
-def read_owner(ssm, parameter):
-    try:
-        value = ssm.get_parameter(Name=parameter, aws_retry=True)["Parameter"]["Value"]
-    except ClientError as exc:
-        if error_code(exc) == "ParameterNotFound":
-            return {}
-        raise
-    return parse_lock_value(value)
 
 
 def main() -> None:
@@ -140,16 +131,14 @@ def main() -> None:
     result = dict(changed=False, parameter=parameter, owner={}, broken=False)
     operation = "GetParameter"
     try:
+        if params["state"] == "absent":
+            operation = "GetParameter/DeleteParameter"
+            result.update(release(ssm, parameter, params["run_id"], module.check_mode))
+            module.exit_json(**result)
+
         owner = read_owner(ssm, parameter)
         result["owner"] = owner
         ours = owner.get("run_id") == params["run_id"]
-        if params["state"] == "absent":
-            if owner and ours:
-                result["changed"] = True
-                if not module.check_mode:
-                    operation = "DeleteParameter"
-                    ssm.delete_parameter(Name=parameter, aws_retry=True)
-            module.exit_json(**result)
 
         if owner and ours:
             module.exit_json(**result)

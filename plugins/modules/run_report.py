@@ -39,6 +39,13 @@ options:
   expected_bucket_owner:
     description: The account that must own I(bucket).
     type: str
+  lock_ssm_prefix:
+    description:
+      - Release the stage lock that M(multiregion.serverless.deploy_lock) keeps under this SSM prefix, if C(run.run_id)
+        holds it, once the ledger is written, and also when writing it failed (one task instead of two at the end of
+        every run).
+      - Omit to leave the lock alone.
+    type: str
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -104,6 +111,11 @@ stats:
   returned: always
   type: dict
   sample: {deploy_run_id: 20261123T120000Z-1a2b3c, deploy_packaged: 6, deploy_failed: 0}
+lock_released:
+  description: Whether the stage lock of the run was released (would be, in check mode).
+  returned: when lock_ssm_prefix is given and the lock could be read
+  type: bool
+  sample: true
 ledger:
   description: The whole ledger.
   returned: always
@@ -121,6 +133,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client 
     create_aws_module,
     fail_aws,
 )
+from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_lock import lock_parameter_name, release
 from ansible_collections.multiregion.serverless.plugins.module_utils.run_ledger import (
     awx_stats,
     build_ledger,
@@ -153,6 +166,7 @@ def main() -> None:
             runs_dir=dict(type="path", required=True),
             bucket=dict(type="str"),
             expected_bucket_owner=dict(type="str"),
+            lock_ssm_prefix=dict(type="str"),
         ),
         supports_check_mode=True,
         required_by=dict(bucket=["expected_bucket_owner"]),
@@ -180,36 +194,49 @@ def main() -> None:
         stats=awx_stats(ledger),
         ledger=ledger,
     )
-    if module.check_mode:
-        module.exit_json(**result)
+    failure = None if module.check_mode else write_ledger(module, run, run_dir, ledger, report, result)
+    if params["lock_ssm_prefix"]:
+        parameter = lock_parameter_name(params["lock_ssm_prefix"])
+        try:
+            result["lock_released"] = release(aws_client(module, "ssm"), parameter, run["run_id"], module.check_mode)["changed"]
+        except (BotoCoreError, ClientError) as exc:
+            fail_aws(module, exc, "DeleteParameter", f"deploy lock {parameter}", **result)
+    if failure:
+        if failure.get("exception"):
+            fail_aws(module, failure["exception"], "PutObject", failure["resource"], **result)
+        module.fail_json(msg=failure["msg"], **result)
+    module.exit_json(**result)
+
+
+def write_ledger(module, run, run_dir, ledger, report, result):
+    """Write the ledger and report locally and to the bucket; a dict describing the failure, or None."""
+    params = module.params
     ledger_text = json.dumps(ledger, indent=2, sort_keys=True) + "\n"
     try:
         os.makedirs(run_dir, exist_ok=True)
-        write_atomically(ledger_path, ledger_text)
-        write_atomically(report_path, report)
+        write_atomically(result["ledger_path"], ledger_text)
+        write_atomically(result["report_path"], report)
     except OSError as exc:
-        module.fail_json(msg=f"cannot write the ledger of run {run['run_id']} to {run_dir}: {exc}")
-
-    if params["bucket"]:
-        prefix = f"runs/{run['stage']}/{run['run_id']}/"
-        s3 = aws_client(module, "s3")
-        key = prefix
+        return {"msg": f"cannot write the ledger of run {run['run_id']} to {run_dir}: {exc}"}
+    if not params["bucket"]:
+        return None
+    prefix = f"runs/{run['stage']}/{run['run_id']}/"
+    s3 = aws_client(module, "s3")
+    for name, body, content_type in (("ledger.json", ledger_text, "application/json"), ("report.md", report, "text/markdown")):
         try:
-            for name, body, content_type in (("ledger.json", ledger_text, "application/json"), ("report.md", report, "text/markdown")):
-                key = prefix + name
-                s3.put_object(
-                    Bucket=params["bucket"],
-                    Key=key,
-                    Body=body.encode("utf-8"),
-                    ContentType=content_type,
-                    ServerSideEncryption="AES256",
-                    ExpectedBucketOwner=params["expected_bucket_owner"],
-                    aws_retry=True,
-                )
+            s3.put_object(
+                Bucket=params["bucket"],
+                Key=prefix + name,
+                Body=body.encode("utf-8"),
+                ContentType=content_type,
+                ServerSideEncryption="AES256",
+                ExpectedBucketOwner=params["expected_bucket_owner"],
+                aws_retry=True,
+            )
         except (BotoCoreError, ClientError) as exc:
-            fail_aws(module, exc, "PutObject", f"s3://{params['bucket']}/{key}", **result)
-        result["s3_prefix"] = f"s3://{params['bucket']}/{prefix}"
-    module.exit_json(**result)
+            return {"exception": exc, "resource": f"s3://{params['bucket']}/{prefix + name}"}
+    result["s3_prefix"] = f"s3://{params['bucket']}/{prefix}"
+    return None
 
 
 if __name__ == "__main__":

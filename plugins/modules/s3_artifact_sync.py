@@ -164,6 +164,15 @@ products:
       description: TemplateURL of each nested stack, by logical id.
       type: dict
       sample: {OrdersServiceStack: "https://mrs-artifacts-dev-eu-west-1.s3.eu-west-1.amazonaws.com/serverless/orders/dev/templates/2f9d.json"}
+    fingerprint:
+      description:
+        - The recursive fingerprint of the template and every nested template, computed from the local files
+          just published (the one M(multiregion.serverless.catalog_artifact_version) compares versions by).
+          Pass it as its O(multiregion.serverless.catalog_artifact_version#module:template_fingerprint) so the
+          catalog need not read the tree back from S3.
+        - Null when a nested template is not one of the published files.
+      type: str
+      sample: sha256:0c1f3e5d9a7b2c4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6
   sample: {}
 summary:
   description: One line for people.
@@ -182,6 +191,7 @@ import os
 import re
 
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import aws_client, create_aws_module
+from ansible_collections.multiregion.serverless.plugins.module_utils import cfn_template
 from ansible_collections.multiregion.serverless.plugins.module_utils import product_template as products_mod
 from ansible_collections.multiregion.serverless.plugins.module_utils import s3_sync
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging import write_fresh_file
@@ -193,6 +203,8 @@ def render_products(module, packages, url_of):
     """``{name: {...}}`` of the rendered products and the objects to publish after the nested templates."""
     params = module.params
     nested = products_mod.nested_from_packages(packages, url_of)
+    files_by_url = {url_of(package["template_key"]): package["template_path"] for package in packages
+                    if package.get("template_key") and package.get("template_path")}
     rendered, objects = {}, []
     for path in params["products"]:
         product = products_mod.load_product(path)
@@ -200,7 +212,11 @@ def render_products(module, packages, url_of):
         entry = {
             "key": key, "url": url_of(key), "sha256": digest,
             "nested_template_urls": {logical: resource["Properties"]["TemplateURL"] for logical, resource in template["Resources"].items()},
+            "fingerprint": None,
         }
+        tree = cfn_template.local_fingerprint(template, files_by_url, key)
+        if tree:
+            entry["fingerprint"] = tree[0]
         path = None
         if not module.check_mode:  # check mode heads the key but writes nothing
             path = entry["path"] = os.path.join(params["products_output_dir"], product["name"], f"{digest}.json")

@@ -74,6 +74,7 @@ def project(aws_mock):
 def run(capsys, check=False, diff=False, **args):
     base = {"product": "platform-core", "ssm_parameter": SSM_NAME, "expected_bucket_owner": ACCOUNT, "region": REGION}
     base.update(args)
+    base = {key: value for key, value in base.items() if value is not None}  # None: leave the option out
     base.update(_ansible_check_mode=check, _ansible_diff=diff)
     with patch_module_args(base), pytest.raises(SystemExit):
         catalog_artifact_version.main()
@@ -181,6 +182,81 @@ def test_a_nested_template_change_makes_one_version_and_a_moved_identical_one_no
     assert [v["Name"] for v in project.versions()] == ["V1", "V2"]
 
 
+def test_a_fingerprint_from_the_publisher_spares_reading_the_tree(project, capsys):
+    url = project.publish_product({"orders": "a", "payments": "b"})
+    created = run(capsys, template_url=url, create_missing_product=True, product_owner="o")
+    project.aws.reset_calls()
+    same = run(capsys, template_url=url, template_fingerprint=created["fingerprint"])
+    assert not same["changed"] and same["artifact_id"] == created["artifact_id"] and same["nested_templates"] == []
+    assert project.aws.calls()["s3"] == {"HeadBucket": 1}  # the owner check only, no GetObject
+
+    changed_url = project.publish_product({"orders": "a", "payments": "b2"})
+    reading = run(capsys, check=True, template_url=changed_url)
+    given = run(capsys, template_url=changed_url, template_fingerprint=reading["fingerprint"])
+    assert given["version_created"] and given["artifact_name"] == "V2"
+    assert project.versions()[-1]["Description"].endswith(f"[fingerprint:{reading['fingerprint']}]")
+    # Diff mode reads the tree to show it, and says when the given fingerprint is not the tree's.
+    diffed = run(capsys, check=True, diff=True, template_url=changed_url, template_fingerprint=created["fingerprint"])
+    assert not diffed["changed"] and diffed["fingerprint"] == reading["fingerprint"]
+    assert any("is not the fingerprint of" in warning for warning in diffed["warnings"])
+
+
+def test_several_products_in_one_call_check_apply_idempotent(project, capsys):
+    core = project.publish_product({"orders": "a"})
+    other = project.put("products/reporting/dev/r1.json", project.product_template({"reports": "r"}))
+    entries = [
+        {"product": "platform-core", "template_url": core, "ssm_parameter": SSM_NAME, "product_owner": "o"},
+        {"product": "reporting", "template_url": other, "ssm_parameter": "/multiregion/dev/products/reporting/latest-artifact-id",
+         "product_owner": "reports-team"},
+    ]
+    base = {"product": None, "ssm_parameter": None, "products": entries, "create_missing_product": True}
+    project.aws.reset_calls()
+    checked = run(capsys, check=True, **base)
+    assert checked["changed"] and [r["artifact_name"] for r in checked["products"]] == ["V1", "V1"]
+    assert project.writes() == {}
+
+    applied = run(capsys, **base)
+    assert [r["product_name"] for r in applied["products"]] == ["platform-core", "reporting"]
+    assert project.ssm_value("/multiregion/dev/products/reporting/latest-artifact-id")["Value"] == applied["products"][1]["artifact_id"]
+    assert project.sc.describe_product_as_admin(Name="reporting")["ProductViewDetail"]["ProductViewSummary"]["Owner"] == "reports-team"
+
+    project.aws.reset_calls()
+    again = run(capsys, **base)
+    assert not again["changed"] and not any(r["changed"] for r in again["products"])
+    assert project.writes() == {}
+
+
+def test_several_products_are_all_checked_before_any_is_written(project, capsys):
+    entries = [
+        {"product": "platform-core", "template_url": project.publish_product({"orders": "a"}), "ssm_parameter": SSM_NAME, "product_owner": "o"},
+        {"product": "reporting", "template_url": "https://example.com/t.json", "ssm_parameter": "/multiregion/dev/reporting"},
+    ]
+    project.aws.reset_calls()
+    result = run(capsys, product=None, ssm_parameter=None, products=entries, create_missing_product=True)
+    assert result["failed"] and result["msg"].startswith("reporting in us-east-1: ") and "nothing was written" in result["msg"]
+    assert project.writes() == {}
+
+
+def test_one_failing_product_does_not_stop_the_others(project, capsys):
+    entries = [
+        {"product": "unknown-product", "template_url": project.publish_product({"orders": "a"}), "ssm_parameter": "/multiregion/dev/unknown"},
+        {"product": "platform-core", "template_url": project.publish_product({"orders": "b"}), "ssm_parameter": SSM_NAME, "product_owner": "o"},
+    ]
+    project.aws.reset_calls()
+    result = run(capsys, product=None, ssm_parameter=None, products=entries, create_missing_product=False)
+    # platform-core does not exist either and may not be created: both fail, nothing is written.
+    assert result["failed"] and result["msg"].startswith("2 of 2 product(s) failed: unknown-product in us-east-1: product 'unknown-product' does not exist")
+    assert "; platform-core in us-east-1: product 'platform-core' does not exist" in result["msg"] and "\n" not in result["msg"]
+    assert [r["failed"] for r in result["products"]] == [True, True] and project.writes() == {}
+    project.sc.create_product(Name="platform-core", Owner="o", ProductType="CLOUD_FORMATION_TEMPLATE", IdempotencyToken="t",
+                              ProvisioningArtifactParameters={"Name": "V1", "Info": {"LoadTemplateFromURL": entries[0]["template_url"]},
+                                                              "Type": "CLOUD_FORMATION_TEMPLATE"})
+    result = run(capsys, product=None, ssm_parameter=None, products=entries)
+    assert result["failed"] and result["msg"].startswith("1 of 2 product(s) failed: unknown-product")
+    assert result["products"][1]["version_created"] and result["products"][1]["artifact_name"] == "V2"
+    assert [v["Name"] for v in project.versions()] == ["V1", "V2"]
+
+
 def test_ssm_drift_is_repaired_without_a_new_version(project, capsys):
     url = project.publish_product({"orders": "a"})
     created = run(capsys, template_url=url, create_missing_product=True, product_owner="o")
@@ -243,6 +319,7 @@ def test_yaml_template_from_a_local_file_is_uploaded_once(project, capsys, tmp_p
         ("foreign nested bucket", "not owned by the stage's account 123456789012"),
         ("bad ssm name", "ssm_parameter 'products/platform-core' is not a path"),
         ("not an s3 url", "is not an S3 object URL"),
+        ("bad fingerprint", "template_fingerprint must look like sha256:<64 hex digits>"),
     ],
 )
 def test_errors_are_one_line_and_write_nothing(project, capsys, case, expected):
@@ -264,6 +341,8 @@ def test_errors_are_one_line_and_write_nothing(project, capsys, case, expected):
         args["ssm_parameter"] = "products/platform-core"
     elif case == "not an s3 url":
         args["template_url"] = "https://example.com/template.json"
+    elif case == "bad fingerprint":
+        args["template_fingerprint"] = "md5:abc"
     project.aws.reset_calls()
     result = run(capsys, **args)
     assert result["failed"]

@@ -13,6 +13,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_templat
     bounded_text,
     canonical_json,
     fingerprint_tree,
+    local_fingerprint,
     nested_stacks,
     parse_s3_url,
     parse_template,
@@ -171,6 +172,18 @@ def test_nested_templates_are_walked_to_the_bottom_and_fetched_once():
     assert [(item.url, item.depth) for item in nested] == [("leaf", 2), ("mid", 1), ("mid", 1)]
     store["leaf"] = leaf("y")
     assert fingerprint_tree(top, store.__getitem__, "p")[0] != fingerprint
+
+
+def test_local_fingerprint_equals_the_one_read_from_the_published_copies(tmp_path):
+    store = {"https://b.s3.us-east-1.amazonaws.com/a.json": leaf("a"), "https://b.s3.us-east-1.amazonaws.com/b.json": leaf("b")}
+    files = {}
+    for index, (url, document) in enumerate(store.items()):
+        files[url] = str(tmp_path / f"{index}.json")
+        (tmp_path / f"{index}.json").write_text(json.dumps(document, indent=index))
+    top = product(list(store))
+    assert local_fingerprint(top, files, "p") == fingerprint_tree(top, store.__getitem__, "p")
+    # A nested template the publisher did not publish: it cannot vouch for the tree.
+    assert local_fingerprint(product([*store, "https://b.s3.us-east-1.amazonaws.com/other.json"]), files, "p") is None
 
 
 def test_a_cycle_of_template_urls_fails_cleanly():
