@@ -3,7 +3,9 @@
 * Service Catalog: moto resolves a service's backends through ``moto.servicecatalog.servicecatalog_backends``
   and its handlers through ``moto.servicecatalog.urls.url_paths``; both are pointed at our subclasses.
 * CloudFormation: nested-stack ``TemplateURL`` resolves every S3 URL form against moto's S3
-  (moto's own resolver misreads path-style URLs on a local endpoint).
+  (moto's own resolver misreads path-style URLs on a local endpoint); JSON templates are parsed as JSON,
+  not by PyYAML's pure-Python loader.
+* IAM roles and CloudFormation stacks are indexed by name (``moto_indexes``), so lookups do not walk them all.
 * The gate (counts, latency, throttling, S3 expected owner) wraps moto's in-process request handler, so
   ``mock_aws`` behaves like the server.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import json
 import sys
 import threading
 from typing import Any, Optional, Sequence
@@ -63,6 +66,26 @@ def _nested_stack_attribute(stack: Any, attribute_name: str) -> Any:
     raise UnformattedGetAttTemplateException()
 
 
+def _json_first_parse_template(moto_parse: Any) -> Any:
+    """moto's ``Stack.parse_template`` runs every template, JSON included, through PyYAML's pure-Python
+    ``yaml.Loader``: ~90% of a stack build's CPU for our (JSON) templates. A template that is a JSON object
+    is read with ``json`` (what CloudFormation does with a JSON template; it also reads ``1e5`` as a number
+    where YAML 1.1 makes it a string); anything else still goes through moto's own parser."""
+
+    def parse_template(template: Any) -> Any:
+        if isinstance(template, (str, bytes, bytearray)):
+            try:
+                parsed = json.loads(template)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                return parsed
+        return moto_parse(template)
+
+    parse_template.local_aws_json_first = True  # type: ignore[attr-defined]
+    return parse_template
+
+
 def _patch_template_resolver(module: Any) -> None:
     from local_aws.templates import moto_stack_from_s3_url
 
@@ -71,14 +94,32 @@ def _patch_template_resolver(module: Any) -> None:
     stack_class = getattr(module, "Stack", None) if module.__name__ == "moto.cloudformation.models" else None
     if stack_class is not None and not hasattr(stack_class, "get_cfn_attribute"):
         stack_class.get_cfn_attribute = _nested_stack_attribute
+    if stack_class is not None and not getattr(stack_class.parse_template, "local_aws_json_first", False):
+        stack_class.parse_template = staticmethod(_json_first_parse_template(stack_class.parse_template))
+    if module.__name__ == "moto.cloudformation.models":
+        from local_aws.moto_indexes import patch_cloudformation
+
+        patch_cloudformation(module)
+
+
+_PATCHED_MODULES = _CFN_MODULES + ("moto.iam.models",)
+
+
+def _patch_module(module: Any) -> None:
+    if module.__name__ == "moto.iam.models":
+        from local_aws.moto_indexes import patch_iam
+
+        patch_iam(module)
+    else:
+        _patch_template_resolver(module)
 
 
 class _PatchCloudFormationOnImport(importlib.abc.MetaPathFinder):
-    """Patches moto's CloudFormation modules when they are first imported: importing them costs ~2 s
-    (cfn-lint), which the server and most tests never pay unless they use CloudFormation."""
+    """Patches moto's CloudFormation (and IAM) modules when they are first imported: importing them costs
+    ~2 s (cfn-lint), which the server and most tests never pay unless they use CloudFormation."""
 
     def find_spec(self, fullname: str, path: Optional[Sequence[str]], target: Any = None) -> Any:
-        if fullname not in _CFN_MODULES:
+        if fullname not in _PATCHED_MODULES:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
@@ -87,7 +128,7 @@ class _PatchCloudFormationOnImport(importlib.abc.MetaPathFinder):
 
         def exec_module(module: Any) -> None:
             real_exec(module)
-            _patch_template_resolver(module)
+            _patch_module(module)
 
         spec.loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
@@ -113,9 +154,9 @@ def install() -> None:
             if getattr(handler, "__self__", None) is sc_responses.ServiceCatalogResponse:
                 sc_urls.url_paths[path] = servicecatalog.ExtendedServiceCatalogResponse.dispatch
 
-        for name in _CFN_MODULES:
+        for name in _PATCHED_MODULES:
             if name in sys.modules:
-                _patch_template_resolver(sys.modules[name])
+                _patch_module(sys.modules[name])
         sys.meta_path.insert(0, _PatchCloudFormationOnImport())
 
         if not getattr(botocore_stubber.process_request, "local_aws_gate", False):
