@@ -10,7 +10,7 @@ Printed per scenario: wall time, ratio to the ideal bound, ratio to the baseline
 writes, peak memory (largest ru_maxrss of the scenario's processes), and an end-state check that reads both
 approaches' results the same way (SSM -> version -> template -> nested templates -> Lambda ZIPs; tenants).
 
-    .venv/bin/python benchmarks/run.py            # 24 services x 4 regions, 1,000 tenants (~35 min on 2 busy CPUs)
+    .venv/bin/python benchmarks/run.py            # 24 services x 4 regions, 1,000 tenants (~15 min on 2 CPUs)
     .venv/bin/python benchmarks/run.py --quick    # 6 services x 2 regions, 40 tenants (smoke run)
 
 The baseline updates tenants with 5+ AWS CLI processes each (~0.8 s of CPU apiece): its rollout is measured on
