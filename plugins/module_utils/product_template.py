@@ -123,12 +123,13 @@ def render_to_bytes(product: Dict[str, Any], nested: Dict[Tuple[str, str], Dict[
 
 
 def nested_from_packages(packages: Sequence[Dict[str, Any]], url_of: Callable[[str], str]) -> Dict[Tuple[str, str], Dict[str, Any]]:
-    """``(kind, name) -> {url, parameters}`` from ``sls_package`` results; ``url_of(key)`` builds the regional URL."""
+    """``(kind, name) -> {url, parameters, path}`` from ``sls_package`` results; ``url_of(key)`` builds the regional URL."""
     nested: Dict[Tuple[str, str], Dict[str, Any]] = {}
     for package in packages:
         if package.get("template_key"):
             nested[(package.get("kind", "service"), package["name"])] = {
                 "url": url_of(package["template_key"]),
                 "parameters": package.get("parameters") or [],
+                "path": package.get("template_path"),  # the local copy of what is published at url
             }
     return nested

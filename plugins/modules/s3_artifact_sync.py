@@ -199,12 +199,13 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.packaging i
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 
 
-def render_products(module, packages, url_of):
-    """``{name: {...}}`` of the rendered products and the objects to publish after the nested templates."""
+def render_products(module, nested, url_of):
+    """``{name: {...}}`` of the rendered products and the objects to publish after the nested templates.
+
+    ``nested``: ``product_template.nested_from_packages`` of the packages being published.
+    """
     params = module.params
-    nested = products_mod.nested_from_packages(packages, url_of)
-    files_by_url = {url_of(package["template_key"]): package["template_path"] for package in packages
-                    if package.get("template_key") and package.get("template_path")}
+    files_by_url = {value["url"]: value["path"] for value in nested.values() if value["path"]}
     rendered, objects = {}, []
     for path in params["products"]:
         product = products_mod.load_product(path)
@@ -265,9 +266,9 @@ def main() -> None:
     result = dict(changed=False, bucket=bucket, uploaded=[], skipped=[], products={}, template_urls={})
     try:
         nested_objects = s3_sync.dedupe_objects(s3_sync.objects_from_packages(params["packages"]) + params["files"])
-        result["template_urls"] = {f"{kind}/{name}": value["url"] for (kind, name), value in
-                                   products_mod.nested_from_packages(params["packages"], url_of).items()}
-        rendered, product_objects = render_products(module, params["packages"], url_of)
+        nested = products_mod.nested_from_packages(params["packages"], url_of)
+        result["template_urls"] = {f"{kind}/{name}": value["url"] for (kind, name), value in nested.items()}
+        rendered, product_objects = render_products(module, nested, url_of)
         result["products"] = rendered
         # Products go last: a product template is only published once every object it points at is.
         for batch in (nested_objects, s3_sync.dedupe_objects(product_objects)):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_template import fingerprint_tree, parse_template
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,10 +127,17 @@ def assert_published_closure(run: Run, region: str, results: dict) -> None:
                 assert code["S3Key"] in keys, (region, name, code["S3Key"])
                 assert s3.head_object(Bucket=bucket, Key=code["S3Key"])["ServerSideEncryption"] == "AES256"
     assert set(results["products"]) == {"platform-core", "tenant-analytics"}
+
+    def fetch(url: str) -> dict:
+        body = s3.get_object(Bucket=bucket, Key=url.split(".amazonaws.com/", 1)[1], ExpectedBucketOwner="123456789012")["Body"].read()
+        return parse_template(body.decode("utf-8"), url)
+
     for product in results["products"].values():
         assert product["key"] in keys and product["url"] == f"https://{bucket}.s3.{region}.amazonaws.com/{product['key']}"
         for url in product["nested_template_urls"].values():
             assert url.startswith(f"https://{bucket}.s3.{region}.amazonaws.com/") and url.split(".amazonaws.com/", 1)[1] in keys
+        # The fingerprint handed to the catalog is the one it would get by reading the published tree back.
+        assert product["fingerprint"] == fingerprint_tree(fetch(product["url"]), fetch, product["url"])[0]
 
 
 def test_three_regions_check_apply_idempotent_then_one_handler_changes(example_run):

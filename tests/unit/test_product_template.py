@@ -75,12 +75,12 @@ def test_logical_ids():
 
 
 def test_nested_from_packages_uses_the_template_key_and_kind():
-    packages = [{"name": "orders", "kind": "service", "template_key": "k1", "parameters": ["TenantId"]},
+    packages = [{"name": "orders", "kind": "service", "template_key": "k1", "template_path": "/b/k1.json", "parameters": ["TenantId"]},
                 {"name": "net", "kind": "init", "template_key": "k2"},
                 {"name": "pending", "kind": "service", "status": "would_package"}]
     found = pt.nested_from_packages(packages, lambda key: f"https://x/{key}")
-    assert found == {("service", "orders"): {"url": "https://x/k1", "parameters": ["TenantId"]},
-                     ("init", "net"): {"url": "https://x/k2", "parameters": []}}
+    assert found == {("service", "orders"): {"url": "https://x/k1", "parameters": ["TenantId"], "path": "/b/k1.json"},
+                     ("init", "net"): {"url": "https://x/k2", "parameters": [], "path": None}}
 
 
 def test_example_products_load(tmp_path):
