@@ -394,4 +394,4 @@ def patch_cloudformation_parsing(module: Any) -> None:
         # A pure function of the type and of the model classes, which moto itself caches (get_model_map,
         # get_name_type_map: lru_cache) once parsing.py has imported every model module.
         cached = functools.lru_cache(maxsize=None)(original_name_property)
-        module.resource_name_property_from_type = _wraps(original_name_property, lambda resource_type: cached(resource_type))
+        module.resource_name_property_from_type = _wraps(original_name_property, cached)

@@ -33,7 +33,7 @@ def test_indexed_dict_follows_every_write():
     assert things.lookup("name", value.name) == []
     things.clear()
     assert things.lookup("name", "d") == [] and dict(things) == {}
-    assert type(things.copy()) is dict
+    assert things.copy().__class__ is dict  # a plain dict, without the index
 
 
 def test_indexed_ordered_dict_keeps_its_type_and_order():
@@ -47,7 +47,7 @@ def test_indexed_ordered_dict_keeps_its_type_and_order():
 
 def test_copies_of_moto_methods_match_the_installed_moto():
     """A moto upgrade that changes one of these methods switches our copy off; review and re-copy it."""
-    import moto.cloudformation.parsing as parsing
+    from moto.cloudformation import parsing
     import moto.iam.models as iam_models
     from moto.cloudformation.models import CloudFormationBackend
 
