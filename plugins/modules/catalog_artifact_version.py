@@ -466,12 +466,13 @@ def run_many(module) -> None:
     for entry, versioner in zip(entries, versioners):
         try:
             results.append(versioner.run())
+            continue
         except (CatalogError, TemplateError) as exc:
-            failures.append(f"{entry['product']} in {module.region}: {exc}")
-            results.append(dict(product_name=entry["product"], changed=False, failed=True, msg=failures[-1]))
+            message = f"{entry['product']} in {module.region}: {exc}"
         except AwsCallError as exc:
-            failures.append(f"{entry['product']}: {aws_error_message(exc.error, exc.operation, module.region, exc.resource)}")
-            results.append(dict(product_name=entry["product"], changed=False, failed=True, msg=failures[-1]))
+            message = f"{entry['product']}: {aws_error_message(exc.error, exc.operation, module.region, exc.resource)}"
+        failures.append(message)
+        results.append(dict(product_name=entry["product"], changed=False, failed=True, msg=message))
     outcome = dict(changed=any(result.get("changed") for result in results), products=results)
     if module._diff:  # each side's header names its product
         outcome["diff"] = [dict(result["diff"], before_header=f"{result['product_name']} {result['diff']['before_header']}",
