@@ -464,15 +464,16 @@ def run_many(module) -> None:
         module.fail_json(msg=f"{entry['product']} in {module.region}: {exc}; nothing was written", changed=False, products=[])
     results, failures = [], []
     for entry, versioner in zip(entries, versioners):
+        message = None
         try:
             results.append(versioner.run())
-            continue
         except (CatalogError, TemplateError) as exc:
             message = f"{entry['product']} in {module.region}: {exc}"
         except AwsCallError as exc:
             message = f"{entry['product']}: {aws_error_message(exc.error, exc.operation, module.region, exc.resource)}"
-        failures.append(message)
-        results.append(dict(product_name=entry["product"], changed=False, failed=True, msg=message))
+        if message:
+            failures.append(message)
+            results.append(dict(product_name=entry["product"], changed=False, failed=True, msg=message))
     outcome = dict(changed=any(result.get("changed") for result in results), products=results)
     if module._diff:  # each side's header names its product
         outcome["diff"] = [dict(result["diff"], before_header=f"{result['product_name']} {result['diff']['before_header']}",
