@@ -342,6 +342,8 @@ products:
   sample: [{product_name: platform-core, artifact_name: V13, version_created: true, changed: true}]
 """
 
+import functools
+
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import (
     aws_client,
     aws_error_message,
@@ -391,10 +393,8 @@ ARGUMENT_SPEC = dict(
     keep_active_versions=dict(type="int"),
     diff_max_chars=dict(type="int", default=65536),
 )
-# With products, these come from each entry.
-PER_PRODUCT_ONLY = ("product", "template_url", "template_path", "template_fingerprint", "template_bucket", "template_key_prefix",
-                    "ssm_parameter", "version_counter_parameter", "product_owner", "product_description", "product_distributor",
-                    "product_support_email")
+# With products, these come from each entry (local template files are for a single product only).
+PER_PRODUCT_ONLY = tuple(PER_PRODUCT_OPTIONS) + ("template_path", "template_bucket", "template_key_prefix")
 
 
 def catalog_request(module, entry) -> CatalogRequest:
@@ -428,14 +428,12 @@ def catalog_request(module, entry) -> CatalogRequest:
 
 
 def versioner_for(module, entry, clients) -> CatalogVersioner:
-    """``clients``: a cache shared by all products of the call, so each service's client is built once."""
+    """``clients``: ``shared_clients(module)``, so all products of the call use one client per service."""
+    return CatalogVersioner(catalog_request(module, entry), clients, module.warn)
 
-    def client(service):
-        if service not in clients:
-            clients[service] = aws_client(module, service)
-        return clients[service]
 
-    return CatalogVersioner(catalog_request(module, entry), client, module.warn)
+def shared_clients(module):
+    return functools.lru_cache(maxsize=None)(functools.partial(aws_client, module))
 
 
 def run_one(module) -> None:
@@ -446,7 +444,7 @@ def run_one(module) -> None:
         module.fail_json(msg="one of the following is required: template_url, template_path (with product)")
     result = dict(changed=False, product_name=params["product"], ssm_parameter=params["ssm_parameter"])
     try:
-        result = versioner_for(module, {}, {}).run()
+        result = versioner_for(module, {}, shared_clients(module)).run()
     except (CatalogError, TemplateError) as exc:
         module.fail_json(msg=f"{params['product']} in {module.region}: {exc}", **result)
     except AwsCallError as exc:
@@ -456,7 +454,7 @@ def run_one(module) -> None:
 
 def run_many(module) -> None:
     entries = module.params["products"]
-    versioners, clients = [], {}
+    versioners, clients = [], shared_clients(module)
     try:  # every entry is checked before any product is touched
         for entry in entries:
             versioners.append(versioner_for(module, entry, clients))
