@@ -113,6 +113,8 @@ def generate(root: Path, services: int, regions: Sequence[str], low: float = 0.5
                 "artifact_bucket": f"mrs-artifacts-{STAGE}-{{region}}",
                 "excluded_services": [],
                 "ssm_prefix": SSM_PREFIX,
+                # The stage is alone in its account, so its products keep the names the baseline gives them.
+                "product_names": {product: product for product in products},
             }
         },
     }

@@ -13,6 +13,10 @@ from pathlib import Path
 import boto3
 import yaml
 
+# The collection itself says what a product is called in a stage (scripts/setup.sh links .collections).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".collections"))
+from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import catalog_product_name  # noqa: E402
+
 
 def tenant_parameters(product: dict, index: int) -> list[dict]:
     """A value for every product parameter without a default: TenantId-like ones get the tenant's name.
@@ -68,28 +72,28 @@ def main() -> int:
         catalog = boto3.client("servicecatalog", region_name=region)
         ssm = boto3.client("ssm", region_name=region)
         for product in products:
-            found = catalog.search_products_as_admin(Filters={"FullTextSearch": [product["name"]]})["ProductViewDetails"]
-            matches = [view for view in found if view["ProductViewSummary"]["Name"] == product["name"]]
+            name = catalog_product_name(product["name"], args.stage, stage.get("product_names"))
+            found = catalog.search_products_as_admin(Filters={"FullTextSearch": [name]})["ProductViewDetails"]
+            matches = [view for view in found if view["ProductViewSummary"]["Name"] == name]
             if not matches:
-                print(f"{region}: product {product['name']} not found", file=sys.stderr)
+                print(f"{region}: product {name} not found", file=sys.stderr)
                 problems += 1
                 continue
             product_id = matches[0]["ProductViewSummary"]["ProductId"]
-            artifact_id = ssm.get_parameter(Name=f"{ssm_prefix}/products/{product['name']}/latest-artifact-id")["Parameter"]["Value"]
+            artifact_id = ssm.get_parameter(Name=f"{ssm_prefix}/products/{name}/latest-artifact-id")["Parameter"]["Value"]
             records = []
             for index in range(1, args.count + 1):
-                name = f"demo-{product['name']}-{region}-{index:03d}"
                 response = catalog.provision_product(
                     ProductId=product_id,
                     ProvisioningArtifactId=artifact_id,
-                    ProvisionedProductName=name,
+                    ProvisionedProductName=f"demo-{product['name']}-{region}-{index:03d}",
                     ProvisioningParameters=tenant_parameters(product, index),
                     Tags=[{"Key": "tenant", "Value": f"demo-tenant-{index:03d}"}],
                 )
                 records.append(response["RecordDetail"]["RecordId"])
             failed = wait_for(catalog, records)
             problems += len(failed)
-            print(f"{region}: {product['name']}: {len(records) - len(failed)} of {len(records)} demo tenants provisioned on {artifact_id}")
+            print(f"{region}: {name}: {len(records) - len(failed)} of {len(records)} demo tenants provisioned on {artifact_id}")
     return 1 if problems else 0
 
 

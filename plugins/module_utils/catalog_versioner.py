@@ -43,6 +43,11 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.catalog imp
     parse_highest_issued,
     plan_lifecycle,
 )
+from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import (
+    OwnershipError,
+    ProductDirectory,
+    stage_tags,
+)
 from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_template import (
     TemplateError,
     bounded_text,
@@ -93,6 +98,8 @@ class CatalogRequest:
     product_distributor: Optional[str] = None
     product_support_email: Optional[str] = None
     product_tags: Dict[str, str] = field(default_factory=dict)
+    # The stage that owns the product: it is found only when tagged so, and created with that tag (stage_ownership.py).
+    stage: Optional[str] = None
     keep_active_versions: Optional[int] = None
     check_mode: bool = False
     diff: bool = False
@@ -112,11 +119,16 @@ class NewTemplate:
 class CatalogVersioner:
     """Runs one request; ``clients(service)`` gives amazon.aws retrying clients (calls take ``aws_retry=True``)."""
 
-    def __init__(self, request: CatalogRequest, clients: Callable[[str], Any], warn: Callable[[str], None]) -> None:
+    def __init__(
+        self, request: CatalogRequest, clients: Callable[[str], Any], warn: Callable[[str], None], directory: Optional[ProductDirectory] = None
+    ) -> None:
         self.request = request
         self._clients = clients
         self._client_cache: Dict[str, Any] = {}
         self.warn = warn
+        # One listing of the region's products serves every product of a module call.
+        self.directory = directory or ProductDirectory(self.catalog_call, request.region)
+        self._found: Optional[Tuple[Optional[Dict[str, Any]]]] = None
         self.scheme = VersionScheme(request.version_scheme)
         self.ssm_parameter = check_ssm_parameter_name(request.ssm_parameter, "ssm_parameter")
         self.counter_parameter = check_ssm_parameter_name(
@@ -154,6 +166,9 @@ class CatalogVersioner:
             return method(**kwargs)
         except (BotoCoreError, ClientError) as exc:
             raise AwsCallError(exc, operation, resource) from exc
+
+    def catalog_call(self, operation: str, resource: str, **kwargs: Any) -> Dict[str, Any]:
+        return self._call("servicecatalog", operation, resource, aws_retry=True, **kwargs)
 
     def _owner_args(self) -> Dict[str, str]:
         owner = self.request.expected_bucket_owner
@@ -249,14 +264,18 @@ class CatalogVersioner:
         )
 
     def find_product(self) -> Optional[Dict[str, Any]]:
-        key = "Id" if PRODUCT_ID.match(self.request.product) else "Name"
-        try:
-            answer = self._call("servicecatalog", "DescribeProductAsAdmin", f"product {self.request.product}", aws_retry=True, **{key: self.request.product})
-        except AwsCallError as exc:
-            if error_code(exc.error) in NOT_FOUND_CODES:
-                return None
-            raise
-        return answer["ProductViewDetail"]["ProductViewSummary"]
+        """The product's summary (None when it does not exist), looked up once; refuses a product the stage does not own."""
+        if self._found is None:
+            try:
+                answer = self.directory.describe(self.request.product, self.request.stage)
+            except AwsCallError as exc:
+                if error_code(exc.error) not in NOT_FOUND_CODES:
+                    raise
+                answer = None
+            except OwnershipError as exc:
+                raise CatalogError(str(exc)) from None
+            self._found = (answer["ProductViewDetail"]["ProductViewSummary"] if answer else None,)
+        return self._found[0]
 
     def list_artifacts(self, product_id: str) -> List[Dict[str, Any]]:
         # ListProvisioningArtifacts has no paging input: one call returns every version of the product.
@@ -347,12 +366,14 @@ class CatalogVersioner:
             "ProvisioningArtifactParameters": self._artifact_parameters(name, template),
             "IdempotencyToken": self._token,
         }
-        if request.product_tags:
-            kwargs["Tags"] = [{"Key": key, "Value": str(value)} for key, value in sorted(request.product_tags.items())]
+        tags = stage_tags(request.stage, request.product_tags)
+        if tags:
+            kwargs["Tags"] = tags
         for option, api_name in (("product_description", "Description"), ("product_distributor", "Distributor"), ("product_support_email", "SupportEmail")):
             if getattr(request, option):
                 kwargs[api_name] = getattr(request, option)
         answer = self._call("servicecatalog", "CreateProduct", f"product {request.product}", aws_retry=True, **kwargs)
+        self.directory.forget()
         return answer["ProductViewDetail"]["ProductViewSummary"], answer["ProvisioningArtifactDetail"]
 
     def create_artifact(self, product_id: str, template: NewTemplate, name: str) -> Dict[str, Any]:

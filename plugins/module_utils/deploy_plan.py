@@ -9,9 +9,13 @@ that says what to fix. Nothing here talks to AWS, so a bad input never writes an
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import re
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import CATALOG_NAME_PATTERN, catalog_product_name
 
 try:
     import yaml
@@ -29,6 +33,7 @@ SSM_PREFIX_PATTERN = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
 RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 
 PROJECT_FILE = "project.yml"
+LEDGER_FILE = "ledger.json"
 
 
 class PlanError(ValueError):
@@ -136,12 +141,18 @@ def check_stage(project: Dict[str, Any], stage: Any) -> Dict[str, Any]:
     if not isinstance(bucket_pattern, str) or "{region}" not in bucket_pattern:
         raise PlanError(f"{what} artifact_bucket must be a name pattern containing {{region}}, got {bucket_pattern!r}")
     for region in regions:
-        bucket = bucket_pattern.format(region=region)
+        try:
+            bucket = bucket_pattern.format(region=region)
+        except (KeyError, IndexError, ValueError):
+            raise PlanError(f"{what} artifact_bucket may hold no placeholder but {{region}}, got {bucket_pattern!r}") from None
         if not BUCKET_PATTERN.match(bucket):
             raise PlanError(f"{what} artifact bucket '{bucket}' is not a valid S3 bucket name")
     ssm_prefix = settings.get("ssm_prefix", f"/multiregion/{stage}")
     if not isinstance(ssm_prefix, str) or not SSM_PREFIX_PATTERN.match(ssm_prefix):
         raise PlanError(f"{what} ssm_prefix must be an SSM path such as /multiregion/{stage}, got {ssm_prefix!r}")
+    product_names = settings.get("product_names") or {}
+    if not isinstance(product_names, dict) or not all(isinstance(key, str) and isinstance(value, str) for key, value in product_names.items()):
+        raise PlanError(f"{what} product_names must map product names to Service Catalog product names, got {product_names!r}")
     return {
         "account_id": account_id,
         "regions": regions,
@@ -149,6 +160,7 @@ def check_stage(project: Dict[str, Any], stage: Any) -> Dict[str, Any]:
         "artifact_bucket_pattern": bucket_pattern,
         "excluded_services": _require_str_list(settings.get("excluded_services"), f"{what} excluded_services"),
         "ssm_prefix": ssm_prefix,
+        "product_names": dict(product_names),
     }
 
 
@@ -165,16 +177,105 @@ def select_regions(stage_name: str, stage_regions: List[str], requested: Optiona
 
 
 def discover_products(products_dir: str) -> List[str]:
-    """Names of the product definitions (``<products_dir>/<name>.yml``), sorted."""
+    """Names of the product definitions (``<products_dir>/<name>.yml``), sorted.
+
+    A definition's optional ``name:`` must be its file name: the stage's Service Catalog name is made from it
+    (``catalog_names``), and the phases find a product's settings by it.
+    """
     if not os.path.isdir(products_dir):
         return []
-    return sorted(name[: -len(".yml")] for name in os.listdir(products_dir) if name.endswith(".yml"))
+    products = sorted(name[: -len(".yml")] for name in os.listdir(products_dir) if name.endswith(".yml"))
+    for product in products:
+        definition = load_yaml_file(os.path.join(products_dir, f"{product}.yml"), f"product definition {product}.yml")
+        declared = definition.get("name", product) if isinstance(definition, dict) else product
+        if declared != product:
+            raise PlanError(f"products/{product}.yml names itself {declared!r}: a product's name is its file name (set product_names in a stage to change its Service Catalog name)")
+    return products
+
+
+def catalog_names(stage: str, settings: Dict[str, Any], products: List[str]) -> Dict[str, str]:
+    """``{product: Service Catalog name}`` of the stage (stage_ownership.catalog_product_name), each name checked."""
+    unknown = sorted(set(settings["product_names"]) - set(products))
+    if unknown:
+        raise PlanError(f"stage '{stage}' product_names names {', '.join(unknown)}, which is not a product (products: {', '.join(products) or 'none'})")
+    names = {product: catalog_product_name(product, stage, settings["product_names"]) for product in products}
+    for product, name in names.items():
+        if not CATALOG_NAME_PATTERN.match(name):
+            raise PlanError(
+                f"product '{product}' of stage '{stage}' would be the Service Catalog product '{name}', which is not a name of 1-100 "
+                "characters from A-Z a-z 0-9 _ . - (it is also part of SSM parameter names); rename it or set stages."
+                f"{stage}.product_names.{product}"
+            )
+    return names
+
+
+def _collision(first: Tuple[str, Dict[str, Any]], second: Tuple[str, Dict[str, Any]], products: List[str]) -> Optional[str]:
+    """What two stages would share that must be each stage's own, as the end of a sentence; None when nothing."""
+    (name_a, a), (name_b, b) = first, second
+    buckets_a = {region: a["artifact_bucket_pattern"].format(region=region) for region in a["regions"]}
+    for region in b["regions"]:
+        bucket = b["artifact_bucket_pattern"].format(region=region)
+        if bucket in buckets_a.values():
+            return f"both use the artifact bucket {bucket} (key: stages.{name_b}.artifact_bucket)"
+    if a["account_id"] != b["account_id"]:
+        return None
+    shared_regions = [region for region in a["regions"] if region in b["regions"]]
+    if not shared_regions:
+        return None
+    where = f"account {a['account_id']}, region {shared_regions[0]}"
+    prefix_a, prefix_b = a["ssm_prefix"].rstrip("/") + "/", b["ssm_prefix"].rstrip("/") + "/"
+    if prefix_a.startswith(prefix_b) or prefix_b.startswith(prefix_a):
+        return f"their SSM prefixes {a['ssm_prefix']} and {b['ssm_prefix']} overlap in {where} (key: stages.{name_b}.ssm_prefix)"
+    names_a = catalog_names(name_a, a, products)
+    names_b = catalog_names(name_b, b, products)
+    for product in products:
+        if names_a[product] in names_b.values():
+            other = next(key for key, value in names_b.items() if value == names_a[product])
+            return f"both would use the Service Catalog product '{names_a[product]}' in {where} (key: stages.{name_b}.product_names.{other})"
+    return None
+
+
+def check_stage_collisions(project: Dict[str, Any], products: List[str]) -> None:
+    """Refuse a project in which two stages would share a product, an SSM prefix or a bucket (one line naming both)."""
+    stages = []
+    for name in sorted(project["stages"], key=str):
+        try:
+            stages.append((name, check_stage(project, name)))
+        except PlanError:
+            continue  # a stage that cannot run cannot collide; its own run says what is wrong with it
+    for first, second in itertools.combinations(stages, 2):
+        problem = _collision(first, second, products)
+        if problem:
+            raise PlanError(f"stages '{first[0]}' and '{second[0]}' collide: {problem}; give each stage its own")
 
 
 def check_run_id(run_id: Any) -> str:
     if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
         raise PlanError(f"resume must be a run id such as 20261123T120000Z-1a2b3c, got {run_id!r}")
     return run_id
+
+
+def check_resume(runs_dir: str, run_id: Any, plan: Dict[str, Any]) -> List[str]:
+    """The phases the run ``run_id`` finished, when its ledger is of this plan's stage, account and SSM prefix."""
+    check_run_id(run_id)
+    path = os.path.join(runs_dir, run_id, LEDGER_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            run = json.load(handle).get("run") or {}
+    except OSError:
+        raise PlanError(f"resume={run_id}: no such run (no ledger at {path})") from None
+    except (ValueError, AttributeError):
+        raise PlanError(f"resume={run_id}: the ledger at {path} is not a run ledger") from None
+    for key in ("stage", "account_id", "ssm_prefix"):
+        recorded = run.get(key)
+        # Ledgers written before the account and prefix were recorded carry the stage only.
+        if (recorded is not None or key == "stage") and recorded != plan[key]:
+            raise PlanError(
+                f"resume={run_id} is a run of stage '{run.get('stage')}' (account {run.get('account_id', '?')}, ssm_prefix "
+                f"{run.get('ssm_prefix', '?')}), not of this stage '{plan['stage']}' (account {plan['account_id']}, ssm_prefix "
+                f"{plan['ssm_prefix']}); nothing was written"
+            )
+    return list(run.get("phases_done") or [])
 
 
 def build_plan(project_dir: str, stage: Any, regions: Any = None, inventory_regions: Iterable[str] = ()) -> Dict[str, Any]:
@@ -187,6 +288,9 @@ def build_plan(project_dir: str, stage: Any, regions: Any = None, inventory_regi
         missing = [region for region in selected if region not in inventory]
         if missing:
             raise PlanError(f"region {', '.join(missing)} has no host in the inventory (add it, or narrow with -e regions=...)")
+    products = discover_products(project["products_dir"])
+    names = catalog_names(stage, settings, products)
+    check_stage_collisions(project, products)
     return {
         "project_dir": project["project_dir"],
         "services_dir": project["services_dir"],
@@ -201,5 +305,6 @@ def build_plan(project_dir: str, stage: Any, regions: Any = None, inventory_regi
         "artifact_buckets": {region: settings["artifact_bucket_pattern"].format(region=region) for region in settings["regions"]},
         "excluded_services": settings["excluded_services"],
         "ssm_prefix": settings["ssm_prefix"],
-        "products": discover_products(project["products_dir"]),
+        "products": products,
+        "catalog_names": names,
     }

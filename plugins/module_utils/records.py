@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
+from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import ProductDirectory
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import (
     BotoCoreError,
     ClientError,
@@ -189,6 +190,8 @@ class CatalogCalls:
     def __init__(self, client: Any, region: Optional[str]) -> None:
         self.client = client
         self.region = region
+        # Products are found by exact name (once listed) and checked against their owner stage.
+        self.products = ProductDirectory(self.call, region or "")
 
     def call(self, operation: str, resource: str, **kwargs: Any) -> Any:
         method = getattr(self.client, _snake(operation))

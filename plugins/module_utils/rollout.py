@@ -35,6 +35,7 @@ from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional
 from ansible_collections.multiregion.serverless.plugins.module_utils.catalog import default_latest_id_parameter
 from ansible_collections.multiregion.serverless.plugins.module_utils.records import FAILED as RECORD_FAILED
 from ansible_collections.multiregion.serverless.plugins.module_utils.records import ApiCallFailed, PollPolicy, RecordState
+from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import OwnershipError
 
 # Per-tenant outcomes. ``updated``/``already_current``/``failed`` are what the run ledger counts.
 UPDATED = "updated"
@@ -150,13 +151,19 @@ def resolve_target(
     target_version: Optional[str] = None,
     parameter: Optional[str] = None,
     ssm_prefix: Optional[str] = None,
+    stage: Optional[str] = None,
 ) -> Target:
     """The Target of product ``wanted`` (a name or ``prod-`` id): ``target_version``, else the id in SSM.
 
-    ``calls`` is a ``records.CatalogCalls`` (DescribeProductAsAdmin); ``read_parameter`` reads an SSM value.
+    ``calls`` is a ``records.CatalogCalls`` (its product directory finds the product); ``read_parameter`` reads an
+    SSM value. With ``stage``, a product that stage does not own is refused (stage_ownership.py).
     """
-    key = "Id" if wanted.startswith("prod-") else "Name"
-    answer = calls.call("DescribeProductAsAdmin", f"product {wanted}", **{key: wanted})
+    try:
+        answer = calls.products.describe(wanted, stage)
+    except OwnershipError as exc:
+        raise RolloutError(str(exc)) from None
+    if answer is None:
+        raise RolloutError(f"product {wanted} does not exist in {calls.region}")
     summary = answer["ProductViewDetail"]["ProductViewSummary"]
     product_id, name = summary["ProductId"], summary["Name"]
     versions = answer.get("ProvisioningArtifactSummaries") or []

@@ -28,6 +28,9 @@ description:
     recently created active one).
   - With I(keep_active_versions), versions older than the newest K are marked inactive and C(DEPRECATED), except
     those a provisioned product still uses.
+  - With I(stage), the product belongs to that stage: a product found by name is used only when it carries the tag
+    C(multiregion:stage=<stage>), and a created product gets that tag. A product without the tag or with another
+    stage's, and a name that matches two products, are refused with the command that adopts the product explicitly.
   - Refused before anything is written, with one line each, an unknown product (unless I(create_missing_product)),
     a template that is not valid JSON/YAML CloudFormation, a template or nested template in a bucket not owned by
     I(expected_bucket_owner), and an SSM parameter name that is not a valid path.
@@ -37,7 +40,19 @@ options:
   product:
     description:
       - The product's name, or its id (C(prod-...)).
-      - Give either I(product) (with I(ssm_parameter) and one of I(template_url) and I(template_path)) or I(products).
+      - Give either I(product) (with I(ssm_parameter) or I(ssm_prefix), and one of I(template_url) and I(template_path))
+        or I(products).
+      - A name must match exactly one product of the region.
+    type: str
+  stage:
+    description:
+      - The stage that owns the product(s) (see the description). Without it, ownership is not checked and created
+        products get no stage tag; the catalog role always sets it.
+    type: str
+  ssm_prefix:
+    description:
+      - The stage's SSM prefix; a product whose I(ssm_parameter) is not given keeps its latest version id in
+        C(<ssm_prefix>/products/<product>/latest-artifact-id).
     type: str
   products:
     description:
@@ -61,9 +76,8 @@ options:
         description: As I(template_fingerprint).
         type: str
       ssm_parameter:
-        description: As I(ssm_parameter).
+        description: As I(ssm_parameter); defaults to the one named after I(ssm_prefix).
         type: str
-        required: true
       version_counter_parameter:
         description: As I(version_counter_parameter).
         type: str
@@ -120,7 +134,7 @@ options:
       - The SSM parameter that holds the id of the product's latest version, for example
         C(/multiregion/dev/products/platform-core/latest-artifact-id).
       - A path of at most 1011 characters and 15 levels, from C(a-z A-Z 0-9 _ . - /), not under C(/aws) or C(/ssm).
-      - Required with I(product).
+      - With I(product), either this or I(ssm_prefix) is required.
     type: str
   version_counter_parameter:
     description:
@@ -350,7 +364,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client 
     create_aws_module,
     fail_aws,
 )
-from ansible_collections.multiregion.serverless.plugins.module_utils.catalog import CatalogError
+from ansible_collections.multiregion.serverless.plugins.module_utils.catalog import CatalogError, default_latest_id_parameter
 from ansible_collections.multiregion.serverless.plugins.module_utils.catalog_versioner import (
     AwsCallError,
     CatalogRequest,
@@ -362,7 +376,7 @@ PER_PRODUCT_OPTIONS = dict(
     product=dict(type="str", required=True),
     template_url=dict(type="str", required=True),
     template_fingerprint=dict(type="str"),
-    ssm_parameter=dict(type="str", required=True),
+    ssm_parameter=dict(type="str"),
     version_counter_parameter=dict(type="str"),
     product_owner=dict(type="str"),
     product_description=dict(type="str"),
@@ -373,6 +387,8 @@ PER_PRODUCT_OPTIONS = dict(
 ARGUMENT_SPEC = dict(
     product=dict(type="str"),
     products=dict(type="list", elements="dict", options=PER_PRODUCT_OPTIONS),
+    stage=dict(type="str"),
+    ssm_prefix=dict(type="str"),
     template_url=dict(type="str"),
     template_path=dict(type="path"),
     template_fingerprint=dict(type="str"),
@@ -402,7 +418,7 @@ def catalog_request(module, entry) -> CatalogRequest:
     params = dict(module.params, **{key: value for key, value in entry.items() if value is not None})
     return CatalogRequest(
         product=params["product"],
-        ssm_parameter=params["ssm_parameter"],
+        ssm_parameter=params["ssm_parameter"] or (default_latest_id_parameter(params["ssm_prefix"], params["product"]) if params["ssm_prefix"] else ""),
         region=module.region,
         template_path=params["template_path"],
         template_url=params["template_url"],
@@ -420,6 +436,7 @@ def catalog_request(module, entry) -> CatalogRequest:
         product_distributor=params["product_distributor"],
         product_support_email=params["product_support_email"],
         product_tags=params["product_tags"] or {},
+        stage=params["stage"],
         keep_active_versions=params["keep_active_versions"],
         check_mode=module.check_mode,
         diff=module._diff,
@@ -427,9 +444,9 @@ def catalog_request(module, entry) -> CatalogRequest:
     )
 
 
-def versioner_for(module, entry, clients) -> CatalogVersioner:
-    """``clients``: ``shared_clients(module)``, so all products of the call use one client per service."""
-    return CatalogVersioner(catalog_request(module, entry), clients, module.warn)
+def versioner_for(module, entry, clients, directory=None) -> CatalogVersioner:
+    """``clients``: ``shared_clients(module)``, so all products of the call use one client per service and one product listing."""
+    return CatalogVersioner(catalog_request(module, entry), clients, module.warn, directory)
 
 
 def shared_clients(module):
@@ -438,8 +455,8 @@ def shared_clients(module):
 
 def run_one(module) -> None:
     params = module.params
-    if not params["ssm_parameter"]:
-        module.fail_json(msg="missing required arguments: ssm_parameter (with product)")
+    if not (params["ssm_parameter"] or params["ssm_prefix"]):
+        module.fail_json(msg="one of the following is required: ssm_parameter, ssm_prefix (with product)")
     if not (params["template_url"] or params["template_path"]):
         module.fail_json(msg="one of the following is required: template_url, template_path (with product)")
     result = dict(changed=False, product_name=params["product"], ssm_parameter=params["ssm_parameter"])
@@ -454,12 +471,17 @@ def run_one(module) -> None:
 
 def run_many(module) -> None:
     entries = module.params["products"]
-    versioners, clients = [], shared_clients(module)
-    try:  # every entry is checked before any product is touched
+    versioners, clients, directory = [], shared_clients(module), None
+    try:  # every entry is checked, and every product found and its owner checked, before any product is touched
         for entry in entries:
-            versioners.append(versioner_for(module, entry, clients))
+            versioners.append(versioner_for(module, entry, clients, directory))
+            directory = versioners[-1].directory
+        for entry, versioner in zip(entries, versioners):
+            versioner.find_product()
     except (CatalogError, TemplateError) as exc:
         module.fail_json(msg=f"{entry['product']} in {module.region}: {exc}; nothing was written", changed=False, products=[])
+    except AwsCallError as exc:
+        fail_aws(module, exc.error, exc.operation, exc.resource, changed=False, products=[])
     results, failures = [], []
     for entry, versioner in zip(entries, versioners):
         message = None

@@ -24,6 +24,12 @@ options:
     description: Name (or C(prod-...) id) of the product to validate.
     type: str
     required: true
+  stage:
+    description:
+      - The stage that owns the product(s): a product that does not carry the tag C(multiregion:stage=<stage>) is
+        refused before any change, with the command that adopts it explicitly (docs/project-layout.md). The deploy
+        roles always set it; without it, ownership is not checked.
+    type: str
   ssm_prefix:
     description: The stage's SSM prefix; the version is read from C(<ssm_prefix>/products/<product>/latest-artifact-id).
     type: str
@@ -188,6 +194,7 @@ def main() -> None:
         argument_spec=dict(
             product=dict(type="str", required=True),
             ssm_prefix=dict(type="str"),
+            stage=dict(type="str"),
             ssm_parameter=dict(type="str"),
             target_version=dict(type="str"),
             name=dict(type="str", required=True),
@@ -214,7 +221,7 @@ def main() -> None:
                   missing_outputs=[], provision_record_id="", terminate_record_id="", terminated=False, error="", duration=0.0)
     try:
         target = resolve_target(calls, parameter_reader(aws_client(module, "ssm"), module.region), params["product"],
-                                params["target_version"], params["ssm_parameter"], params["ssm_prefix"])
+                                params["target_version"], params["ssm_parameter"], params["ssm_prefix"], params["stage"])
     except (ApiCallFailed, RolloutError) as exc:
         module.fail_json(msg=str(exc), **result)
     result.update(product=target.product, artifact_id=target.artifact_id, version=target.version)

@@ -13,6 +13,8 @@ description:
   - Reads C(project.yml) of a serverless monorepo (see C(docs/project-layout.md)), checks the stage, the
     optional narrowing of its regions and the stage's settings (account, buckets, SSM prefix), and returns
     everything the deploy phases need.
+  - Refuses a project in which two stages would share an artifact bucket, or, in one account and region, an SSM
+    prefix or a Service Catalog product name (one line naming both stages and the key to change).
   - Every bad input fails with one line that says what to fix. The module reads local files only and never
     talks to AWS, so a bad input writes nothing anywhere.
 author:
@@ -32,9 +34,12 @@ options:
     type: raw
   resume:
     description:
-      - The id of an earlier run to resume (C(20261123T120000Z-1a2b3c)); checked for its form only, since it
-        becomes part of the ledger's path.
+      - The id of an earlier run to resume (C(20261123T120000Z-1a2b3c)). Its form is checked (it becomes part of the
+        ledger's path) and, with I(runs_dir), its ledger must exist and record this stage, account and SSM prefix.
     type: str
+  runs_dir:
+    description: The folder of the runs' ledgers (C(<runs_dir>/<run id>/ledger.json)), where I(resume) is looked up.
+    type: path
   inventory_regions:
     description:
       - The regions that have a host in the inventory. When given, every selected region must be among them.
@@ -110,6 +115,12 @@ plan:
       type: list
       elements: str
       sample: [platform-core, tenant-analytics]
+    catalog_names:
+      description:
+        - The Service Catalog product name of each product in this stage, C(<product>-<stage>) unless the stage's
+          C(product_names) in C(project.yml) names it.
+      type: dict
+      sample: {platform-core: platform-core-dev, tenant-analytics: tenant-analytics-dev}
     project_dir:
       description: Absolute project folder.
       type: str
@@ -126,11 +137,17 @@ plan:
       description: Absolute product definitions folder.
       type: str
       sample: /srv/monorepo/products
+resumed_phases:
+  description: The phases the resumed run (I(resume)) finished, as its ledger records them; empty without I(resume).
+  returned: success
+  type: list
+  elements: str
+  sample: [package, catalog]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_plan import PlanError, build_plan, check_run_id
+from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_plan import PlanError, build_plan, check_resume, check_run_id
 
 
 def main() -> None:
@@ -140,6 +157,7 @@ def main() -> None:
             stage=dict(type="str"),
             regions=dict(type="raw"),
             resume=dict(type="str"),
+            runs_dir=dict(type="path"),
             inventory_regions=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
@@ -151,11 +169,14 @@ def main() -> None:
             module.params["regions"],
             module.params["inventory_regions"],
         )
+        resumed_phases = []
         if module.params["resume"]:
             check_run_id(module.params["resume"])
+            if module.params["runs_dir"]:
+                resumed_phases = check_resume(module.params["runs_dir"], module.params["resume"], plan)
     except PlanError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, plan=plan)
+    module.exit_json(changed=False, plan=plan, resumed_phases=resumed_phases)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,12 @@ options:
     type: list
     elements: str
     required: true
+  stage:
+    description:
+      - The stage that owns the product(s): a product that does not carry the tag C(multiregion:stage=<stage>) is
+        refused before any change, with the command that adopts it explicitly (docs/project-layout.md). The deploy
+        roles always set it; without it, ownership is not checked.
+    type: str
   ssm_prefix:
     description:
       - The stage's SSM prefix; each product's target is read from C(<ssm_prefix>/products/<product>/latest-artifact-id).
@@ -330,6 +336,7 @@ def main() -> None:
         argument_spec=dict(
             products=dict(type="list", elements="str", required=True),
             ssm_prefix=dict(type="str"),
+            stage=dict(type="str"),
             ssm_parameter=dict(type="str"),
             target_version=dict(type="str"),
             max_concurrent=dict(type="int", default=8),
@@ -365,7 +372,7 @@ def main() -> None:
         read_parameter = parameter_reader(aws_client(module, "ssm"), module.region)
         targets = {}
         for wanted in params["products"]:
-            target = resolve_target(calls, read_parameter, wanted, params["target_version"], params["ssm_parameter"], params["ssm_prefix"])
+            target = resolve_target(calls, read_parameter, wanted, params["target_version"], params["ssm_parameter"], params["ssm_prefix"], params["stage"])
             targets[target.product_id] = target
         tenants = []
         for target in targets.values():

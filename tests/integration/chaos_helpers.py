@@ -67,6 +67,11 @@ class ChaosProject:
         return self.regions[0]
 
     @property
+    def catalog_name(self) -> str:
+        """The product's Service Catalog name in the stage (docs/project-layout.md, stages own their products)."""
+        return f"{self.product}-{self.stage}"
+
+    @property
     def ssm_prefix(self) -> str:
         return f"/multiregion/{self.stage}"
 
@@ -195,15 +200,16 @@ def seed_catalog(aws: Any, project: ChaosProject, tenants_per_region: int) -> Di
         s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(V1_TEMPLATE).encode())
         catalog = aws.client("servicecatalog", region)
         created = catalog.create_product(
-            Name=project.product, Owner="chaos-tests", ProductType="CLOUD_FORMATION_TEMPLATE",
+            Name=project.catalog_name, Owner="chaos-tests", ProductType="CLOUD_FORMATION_TEMPLATE",
+            Tags=[{"Key": "multiregion:stage", "Value": project.stage}],  # as the stage's deploy makes it
             ProvisioningArtifactParameters={"Name": "V1", "Type": "CLOUD_FORMATION_TEMPLATE",
                                             "Info": {"LoadTemplateFromURL": f"https://{bucket}.s3.{region}.amazonaws.com/{key}"}},
         )
         aws.client("ssm", region).put_parameter(
-            Name=f"{project.ssm_prefix}/products/{project.product}/latest-artifact-id",
+            Name=f"{project.ssm_prefix}/products/{project.catalog_name}/latest-artifact-id",
             Value=created["ProvisioningArtifactDetail"]["Id"], Type="String", Overwrite=True)
         names[region] = tenant_names(project, region, tenants_per_region)
-        statuses = provision_tenants(aws, region, project.ssm_prefix, project.product, names[region])
+        statuses = provision_tenants(aws, region, project.ssm_prefix, project.catalog_name, names[region])
         assert set(statuses.values()) == {"SUCCEEDED"}, statuses
     return names
 
@@ -220,14 +226,14 @@ def end_state(aws: Any, project: ChaosProject) -> Dict[str, Any]:
     state: Dict[str, Any] = {}
     for region in project.regions:
         catalog = aws.client("servicecatalog", region)
-        versions = product_versions(aws, region, project.product)
+        versions = product_versions(aws, region, project.catalog_name)
         names_by_id = {artifact_id: name for name, artifact_id in versions}
-        product_id = catalog.describe_product_as_admin(Name=project.product)["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+        product_id = catalog.describe_product_as_admin(Name=project.catalog_name)["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
         described = [
             (name, catalog.describe_provisioning_artifact(ProductId=product_id, ProvisioningArtifactId=artifact_id)["Info"]["TemplateUrl"])
             for name, artifact_id in versions
         ]
-        latest = aws.client("ssm", region).get_parameter(Name=f"{project.ssm_prefix}/products/{project.product}/latest-artifact-id")
+        latest = aws.client("ssm", region).get_parameter(Name=f"{project.ssm_prefix}/products/{project.catalog_name}/latest-artifact-id")
         state[region] = {
             "versions": described,
             "ssm_latest": names_by_id.get(latest["Parameter"]["Value"], latest["Parameter"]["Value"]),

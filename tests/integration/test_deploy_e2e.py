@@ -51,14 +51,15 @@ STAGE = "dev"
 REGIONS = ["us-east-1", "eu-west-1"]  # the stage has ap-southeast-2 too: -e regions= narrows
 LEFT_OUT_REGION = "ap-southeast-2"
 PRIMARY = "us-east-1"
-PRODUCTS = ["platform-core", "tenant-analytics"]
+DEFINITIONS = ["platform-core", "tenant-analytics"]  # products/<name>.yml, the names in S3 keys
+PRODUCTS = [f"{name}-{STAGE}" for name in DEFINITIONS]  # the stage's Service Catalog products (docs/project-layout.md)
 SSM_PREFIX = "/multiregion/dev"
 BUCKETS = {region: f"mrs-artifacts-dev-{region}" for region in REGIONS}
 # What the stage packages per region: every service but the always-excluded legacy-reports, and the init stacks.
 SERVICES = {"authorizer", "e2e-fixtures", "inventory", "notifications", "orders", "payments"}
 INIT_STACKS = {"network-baseline", "shared-observability"}
 TENANTS_PER_PRODUCT = 2
-FAILING_TENANT = "platform-core-eu-west-1-1"
+FAILING_TENANT = "platform-core-dev-eu-west-1-1"
 RACE_PREFIX = "/multiregion/e2e-race"  # a lock of its own for the race of two lock takers
 # Seconds between record polls of the rollout (default 5): the local AWS completes records at once.
 FAST_POLLING = {"rollout_poll_delay": 0.2, "rollout_poll_max_delay": 1}
@@ -174,7 +175,7 @@ def test_cold_run_packages_publishes_and_versions_every_product(scenario: Scenar
             assert len(versions[region][product]) == 1
             assert latest[region][product][0] == versions[region][product][0]
         keys = {service_of_key(key) for key in bucket_keys(scenario.aws, BUCKETS[region], region)}
-        assert {f"serverless/{s}" for s in SERVICES} | {f"init/{s}" for s in INIT_STACKS} | {f"products/{p}" for p in PRODUCTS} <= keys
+        assert {f"serverless/{s}" for s in SERVICES} | {f"init/{s}" for s in INIT_STACKS} | {f"products/{p}" for p in DEFINITIONS} <= keys
         assert "serverless/legacy-reports" not in keys
 
     # -e regions= narrowed the stage: nothing at all in its third region.
@@ -303,7 +304,7 @@ def test_a_change_to_one_service_makes_one_new_version_per_product_and_region(sc
     added = new_keys(keys_before, scenario.all_keys())
     for region in REGIONS:
         owners = {service_of_key(key) for key in added[region]}
-        assert owners - {"runs"} == {"serverless/inventory"} | {f"products/{p}" for p in PRODUCTS}, added[region]
+        assert owners - {"runs"} == {"serverless/inventory"} | {f"products/{p}" for p in DEFINITIONS}, added[region]
     document = assert_run_published(scenario, run_id_of(run))
     for region in REGIONS:
         packaging = {e["service"]: e for e in entries(document, "packaging", region=region)}
@@ -356,7 +357,7 @@ def test_a_failing_tenant_fails_the_run_at_the_end_and_resume_finishes_only_it(s
     latest, found = scenario.latest(), scenario.tenants()
     for region in REGIONS:
         for name, tenant in found[region].items():
-            product = "platform-core" if name.startswith("platform-core-") else "tenant-analytics"
+            product = "platform-core-dev" if name.startswith("platform-core-dev-") else "tenant-analytics-dev"
             if name == FAILING_TENANT:
                 assert tenant["artifact"] != latest[region][product][0] and tenant["status"] == "TAINTED"
             else:
@@ -369,7 +370,7 @@ def test_a_failing_tenant_fails_the_run_at_the_end_and_resume_finishes_only_it(s
     assert document["run"]["status"] == "failed"
     assert "eu-west-1" in document["run"]["error"]
     failed = entries(document, "rollout", status="failed")
-    assert [(e["region"], e["product"], e["tenant"]) for e in failed] == [("eu-west-1", "platform-core", FAILING_TENANT)]
+    assert [(e["region"], e["product"], e["tenant"]) for e in failed] == [("eu-west-1", "platform-core-dev", FAILING_TENANT)]
     assert failed[0]["error"], "the ledger says why the tenant failed"
     assert len(entries(document, "rollout", status="updated")) == TENANTS_PER_PRODUCT * len(REGIONS) - 1
     assert lock_value(aws, PRIMARY, SSM_PREFIX) is None, "the lock is released when a tenant failed"
@@ -383,7 +384,7 @@ def test_a_failing_tenant_fails_the_run_at_the_end_and_resume_finishes_only_it(s
     assert counted.pop("servicecatalog:UpdateProvisionedProduct") == 1
     assert counted == BOOKKEEPING_WRITES, "a resumed run redoes nothing that was done"
     tenant = scenario.tenants()["eu-west-1"][FAILING_TENANT]
-    assert tenant == {**tenant, "artifact": latest["eu-west-1"]["platform-core"][0], "status": "AVAILABLE"}
+    assert tenant == {**tenant, "artifact": latest["eu-west-1"]["platform-core-dev"][0], "status": "AVAILABLE"}
     document = assert_run_published(scenario, run_id)
     assert document["attempts"] == 2
     assert document["run"]["status"] == "succeeded"

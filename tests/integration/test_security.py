@@ -57,7 +57,7 @@ def touched_resources(full: FullScenario) -> Dict[str, List[str]]:
         return f"arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter{name}"
 
     lock = [parameter(project.primary, f"{project.ssm_prefix}/deploy-lock")]
-    latest = [parameter(region, f"{project.ssm_prefix}/products/{project.product}/latest-artifact-id") for region in project.regions]
+    latest = [parameter(region, f"{project.ssm_prefix}/products/{project.catalog_name}/latest-artifact-id") for region in project.regions]
     return {
         "s3:ListBucket": buckets,
         "s3:GetObject": objects,

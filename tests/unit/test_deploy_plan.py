@@ -1,6 +1,7 @@
 """The deploy inputs: every bad one is refused with one line that says what to fix."""
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_lock
 from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_plan import (
     PlanError,
     build_plan,
+    check_resume,
     check_run_id,
     parse_regions_argument,
 )
@@ -137,3 +139,95 @@ def test_lock_value_round_trip_and_message():
     message = held_message("dev", "/multiregion/dev/deploy-lock", owner)
     assert "ci@runner" in message and "2026-11-23T12:00:00Z" in message and "break_lock=true" in message
     assert parse_lock_value("hand made")["holder"] == "hand made"
+
+
+# ------------------------------------------------------------------------------------ stages own their products
+
+
+def test_each_stage_gets_its_own_catalog_names(tmp_path):
+    project = make_project(tmp_path, PROJECT_YML.replace("    excluded_services: [e2e-fixtures]", "    excluded_services: [e2e-fixtures]\n    product_names: {platform-core: platform-core}"))
+    assert build_plan(project, "dev")["catalog_names"] == {"platform-core": "platform-core-dev"}
+    assert build_plan(project, "prod")["catalog_names"] == {"platform-core": "platform-core"}
+
+
+@pytest.mark.parametrize(
+    "prod_extra, message",
+    [
+        # dev's default name, chosen by hand for prod: one product for two stages in us-east-1.
+        ("product_names: {platform-core: platform-core-dev}",
+         "stages 'dev' and 'prod' collide: both would use the Service Catalog product 'platform-core-dev' in account 123456789012, "
+         "region us-east-1 (key: stages.prod.product_names.platform-core); give each stage its own"),
+        ("ssm_prefix: /multiregion/dev", "their SSM prefixes /multiregion/dev and /multiregion/dev overlap in account 123456789012, region us-east-1"),
+        ("ssm_prefix: /multiregion/dev/sub", "their SSM prefixes /multiregion/dev and /multiregion/dev/sub overlap"),
+        ("artifact_bucket: \"mrs-artifacts-dev-{region}\"", "both use the artifact bucket mrs-artifacts-dev-us-east-1 (key: stages.prod.artifact_bucket)"),
+    ],
+)
+def test_stages_that_would_collide_are_refused_in_one_line_naming_both(tmp_path, prod_extra, message):
+    text = PROJECT_YML.replace('    artifact_bucket: "mrs-artifacts-prod-{region}"\n', "") if "artifact_bucket" in prod_extra else PROJECT_YML
+    project = make_project(tmp_path, text + f"    {prod_extra}\n")
+    for stage in ("dev", "prod"):  # whichever stage runs, the pair is refused
+        with pytest.raises(PlanError) as refused:
+            build_plan(project, stage)
+        assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_same_names_in_other_accounts_or_regions_do_not_collide(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    other_account = PROJECT_YML.replace('    account_id: "123456789012"\n    regions: [us-east-1, us-west-2]', '    account_id: "210987654321"\n    regions: [us-east-1, us-west-2]')
+    build_plan(make_project(tmp_path / "a", other_account + "    product_names: {platform-core: platform-core-dev}\n    ssm_prefix: /multiregion/dev\n"), "dev")
+    other_regions = PROJECT_YML.replace("regions: [us-east-1, us-west-2]", "regions: [us-west-2]")
+    build_plan(make_project(tmp_path / "b", other_regions + "    product_names: {platform-core: platform-core-dev}\n"), "prod")
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ("product_names: {nope: x}", "stage 'prod' product_names names nope, which is not a product"),
+        ("product_names: [platform-core]", "stage 'prod' product_names must map product names to Service Catalog product names"),
+        ("product_names: {platform-core: 'core platform'}", "would be the Service Catalog product 'core platform', which is not a name"),
+    ],
+)
+def test_bad_product_names(tmp_path, extra, message):
+    with pytest.raises(PlanError, match=message):
+        build_plan(make_project(tmp_path, PROJECT_YML + f"    {extra}\n"), "prod")
+
+
+def test_a_definition_naming_itself_differently_is_refused(tmp_path):
+    project = make_project(tmp_path)
+    (tmp_path / "products" / "analytics.yml").write_text("name: tenant-analytics\n")
+    with pytest.raises(PlanError, match="products/analytics.yml names itself 'tenant-analytics'"):
+        build_plan(project, "dev")
+
+
+def test_bucket_pattern_with_another_placeholder_is_one_line(tmp_path):
+    with pytest.raises(PlanError, match=r"artifact_bucket may hold no placeholder but \{region\}, got 'mrs-\{stage\}-\{region\}'"):
+        build_plan(make_project(tmp_path, PROJECT_YML.replace('"mrs-artifacts-dev-{region}"', '"mrs-{stage}-{region}"')), "dev")
+
+
+def write_ledger(runs_dir: Path, run_id: str, **run) -> None:
+    (runs_dir / run_id).mkdir(parents=True)
+    (runs_dir / run_id / "ledger.json").write_text(json.dumps({"run": dict(run_id=run_id, phases_done=["package"], **run)}))
+
+
+def test_resume_takes_only_a_run_of_the_same_stage_account_and_prefix(tmp_path):
+    plan = build_plan(make_project(tmp_path), "dev")
+    runs = tmp_path / ".deploy-runs"
+    write_ledger(runs, "20261201T100000Z-aaaaaa", stage="dev", account_id="123456789012", ssm_prefix="/multiregion/dev")
+    assert check_resume(str(runs), "20261201T100000Z-aaaaaa", plan) == ["package"]
+    write_ledger(runs, "20261201T100000Z-bbbbbb", stage="prod", account_id="123456789012", ssm_prefix="/multiregion/prod")
+    with pytest.raises(PlanError) as refused:
+        check_resume(str(runs), "20261201T100000Z-bbbbbb", plan)
+    assert str(refused.value) == (
+        "resume=20261201T100000Z-bbbbbb is a run of stage 'prod' (account 123456789012, ssm_prefix /multiregion/prod), not of this stage "
+        "'dev' (account 123456789012, ssm_prefix /multiregion/dev); nothing was written"
+    )
+    # Same stage name, but the project now points it at another prefix: not the same stage's run any more.
+    write_ledger(runs, "20261201T100000Z-cccccc", stage="dev", account_id="123456789012", ssm_prefix="/other/dev")
+    with pytest.raises(PlanError, match="not of this stage 'dev'"):
+        check_resume(str(runs), "20261201T100000Z-cccccc", plan)
+    # A ledger from before the account and prefix were recorded is judged by its stage.
+    write_ledger(runs, "20261201T100000Z-dddddd", stage="dev")
+    assert check_resume(str(runs), "20261201T100000Z-dddddd", plan) == ["package"]
+    with pytest.raises(PlanError, match="no such run"):
+        check_resume(str(runs), "20261201T100000Z-eeeeee", plan)

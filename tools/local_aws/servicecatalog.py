@@ -33,6 +33,7 @@ from local_aws.templates import TemplateNotFound, fetch_template, parse_template
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+MAX_TAGS = 50  # tags per Service Catalog resource
 IN_PROGRESS, SUCCEEDED, FAILED = "IN_PROGRESS", "SUCCEEDED", "FAILED"
 PROVISION, UPDATE, TERMINATE = "PROVISION_PRODUCT", "UPDATE_PROVISIONED_PRODUCT", "TERMINATE_PROVISIONED_PRODUCT"
 
@@ -458,6 +459,25 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
         chunk, token = page(products, params.get("PageToken"), params.get("PageSize"))
         return {"ProductViewDetails": [p.view_detail() for p in chunk], "NextPageToken": token}
 
+    def update_catalog_product(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        """UpdateProduct: the product's fields, and its tags (RemoveTags first, then AddTags, a key's new value wins)."""
+        if not params.get("Id"):
+            raise InvalidParametersException("Id is required.")
+        with self.lock:
+            product = self._product(params["Id"])
+            for api_name, attribute in (("Name", "name"), ("Owner", "owner"), ("Description", "description"), ("Distributor", "distributor"),
+                                        ("SupportDescription", "support_description"), ("SupportEmail", "support_email"), ("SupportUrl", "support_url")):
+                if params.get(api_name) is not None:
+                    setattr(product, attribute, params[api_name])
+            removed = set(params.get("RemoveTags") or [])
+            tags = {tag["Key"]: tag["Value"] for tag in product.tags if tag["Key"] not in removed}
+            for tag in params.get("AddTags") or []:
+                tags[tag["Key"]] = tag["Value"]
+            if len(tags) > MAX_TAGS:
+                raise InvalidParametersException(f"A product can have at most {MAX_TAGS} tags.")
+            product.tags = [{"Key": key, "Value": value} for key, value in tags.items()]
+            return {"ProductViewDetail": product.view_detail(), "Tags": product.tags}
+
     def delete_catalog_product(self, params: Dict[str, Any]) -> Dict[str, Any]:
         with self.lock:
             product = self._product(params.get("Id"))
@@ -821,6 +841,7 @@ class ExtendedServiceCatalogResponse(ServiceCatalogResponse):
     create_product = _handler("create_catalog_product")
     describe_product = _handler("describe_catalog_product")
     delete_product = _handler("delete_catalog_product")
+    update_product = _handler("update_catalog_product")
     describe_product_as_admin = _handler("describe_product_as_admin")
     search_products_as_admin = _handler("search_products_as_admin")
     create_provisioning_artifact = _handler("create_provisioning_artifact")

@@ -218,3 +218,19 @@ def test_search_and_scan_page_through_1000_provisioned_products(aws):
     one_page = sc.search_provisioned_products(Filters={"SearchQuery": [f"productId:{product_id}"]}, PageSize=7, SortBy="name")
     assert [p["Name"] for p in one_page["ProvisionedProducts"]] == sorted(names)[:7]
     assert one_page["TotalResultsCount"] == 1000 and one_page["NextPageToken"]
+
+
+def test_update_product_tags_and_fields(aws):
+    """UpdateProduct as the adopt command of docs/project-layout.md uses it: RemoveTags, then AddTags (a key's new value wins)."""
+    sc, product_id, _first_id, _bucket = make_product(aws)
+    sc.update_product(Id=product_id, AddTags=[{"Key": "multiregion:stage", "Value": "dev"}, {"Key": "team", "Value": "a"}])
+    assert sorted((t["Key"], t["Value"]) for t in sc.describe_product_as_admin(Id=product_id)["Tags"]) == [("multiregion:stage", "dev"), ("team", "a")]
+    answer = sc.update_product(Id=product_id, AddTags=[{"Key": "multiregion:stage", "Value": "qa"}], RemoveTags=["team"], Name="renamed")
+    assert answer["ProductViewDetail"]["ProductViewSummary"]["Name"] == "renamed"
+    assert sc.describe_product_as_admin(Id=product_id)["Tags"] == [{"Key": "multiregion:stage", "Value": "qa"}]
+    with pytest.raises(ClientError) as unknown:
+        sc.update_product(Id="prod-doesnotexist1", Name="x")
+    assert error_of(unknown) == ("ResourceNotFoundException", 400)
+    with pytest.raises(ClientError) as too_many:
+        sc.update_product(Id=product_id, AddTags=[{"Key": f"k{n}", "Value": "v"} for n in range(51)])
+    assert error_of(too_many)[0] in ("InvalidParametersException", "LimitExceededException")
