@@ -189,7 +189,10 @@ def discover_products(products_dir: str) -> List[str]:
         definition = load_yaml_file(os.path.join(products_dir, f"{product}.yml"), f"product definition {product}.yml")
         declared = definition.get("name", product) if isinstance(definition, dict) else product
         if declared != product:
-            raise PlanError(f"products/{product}.yml names itself {declared!r}: a product's name is its file name (set product_names in a stage to change its Service Catalog name)")
+            raise PlanError(
+                f"products/{product}.yml names itself {declared!r}: a product's name is its file name "
+                "(set product_names in a stage to change its Service Catalog name)"
+            )
     return products
 
 

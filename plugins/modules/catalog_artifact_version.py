@@ -28,7 +28,7 @@ description:
     recently created active one).
   - With I(keep_active_versions), versions older than the newest K are marked inactive and C(DEPRECATED), except
     those a provisioned product still uses.
-  - With I(stage), the product belongs to that stage: a product found by name is used only when it carries the tag
+  - With I(stage), the product belongs to that stage. A product found by name is used only when it carries the tag
     C(multiregion:stage=<stage>), and a created product gets that tag. A product without the tag or with another
     stage's, and a name that matches two products, are refused with the command that adopts the product explicitly.
   - Refused before anything is written, with one line each, an unknown product (unless I(create_missing_product)),

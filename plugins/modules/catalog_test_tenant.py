@@ -26,9 +26,9 @@ options:
     required: true
   stage:
     description:
-      - The stage that owns the product(s): a product that does not carry the tag C(multiregion:stage=<stage>) is
+      - The stage that owns the product(s). A product that does not carry the tag C(multiregion:stage=<stage>) is
         refused before any change, with the command that adopts it explicitly (docs/project-layout.md). The deploy
-        roles always set it; without it, ownership is not checked.
+        roles always set it. Without it, ownership is not checked.
     type: str
   ssm_prefix:
     description: The stage's SSM prefix; the version is read from C(<ssm_prefix>/products/<product>/latest-artifact-id).

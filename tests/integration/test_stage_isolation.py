@@ -64,7 +64,8 @@ class TwoStages:
         self.aws.reset_calls()
         # Test plumbing as JSON: the stand-in packager reads FAKE_SLS_TENANT_PARAMETER to give each service a TenantId
         # parameter, and the small project has no init stacks (a string "false" is issue [5]'s, not this test's).
-        run = self.runner.run(DEPLOY_PLAYBOOK, *arguments, "-e", '{"package_environment": {"FAKE_SLS_TENANT_PARAMETER": "TenantId"}, "package_init_stacks": false}')
+        plumbing = '{"package_environment": {"FAKE_SLS_TENANT_PARAMETER": "TenantId"}, "package_init_stacks": false}'
+        run = self.runner.run(DEPLOY_PLAYBOOK, *arguments, "-e", plumbing)
         self.calls[name] = self.aws.calls()
         return run
 

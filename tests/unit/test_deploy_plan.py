@@ -145,7 +145,7 @@ def test_lock_value_round_trip_and_message():
 
 
 def test_each_stage_gets_its_own_catalog_names(tmp_path):
-    project = make_project(tmp_path, PROJECT_YML.replace("    excluded_services: [e2e-fixtures]", "    excluded_services: [e2e-fixtures]\n    product_names: {platform-core: platform-core}"))
+    project = make_project(tmp_path, PROJECT_YML + "    product_names: {platform-core: platform-core}\n")
     assert build_plan(project, "dev")["catalog_names"] == {"platform-core": "platform-core-dev"}
     assert build_plan(project, "prod")["catalog_names"] == {"platform-core": "platform-core"}
 
@@ -174,7 +174,8 @@ def test_stages_that_would_collide_are_refused_in_one_line_naming_both(tmp_path,
 def test_same_names_in_other_accounts_or_regions_do_not_collide(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    other_account = PROJECT_YML.replace('    account_id: "123456789012"\n    regions: [us-east-1, us-west-2]', '    account_id: "210987654321"\n    regions: [us-east-1, us-west-2]')
+    prod_account = '    account_id: "123456789012"\n    regions: [us-east-1, us-west-2]'
+    other_account = PROJECT_YML.replace(prod_account, prod_account.replace("123456789012", "210987654321"))
     build_plan(make_project(tmp_path / "a", other_account + "    product_names: {platform-core: platform-core-dev}\n    ssm_prefix: /multiregion/dev\n"), "dev")
     other_regions = PROJECT_YML.replace("regions: [us-east-1, us-west-2]", "regions: [us-west-2]")
     build_plan(make_project(tmp_path / "b", other_regions + "    product_names: {platform-core: platform-core-dev}\n"), "prod")
