@@ -37,9 +37,10 @@ except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
 from ansible_collections.multiregion.serverless.plugins.module_utils.concurrency import SlotPool, named_lock
 from ansible_collections.multiregion.serverless.plugins.module_utils import sls_template as tpl
 
-# Bump when the post-processing (key rewriting, template form, result shape) changes: every cache entry
-# made by an older version is then stale.
-POST_PROCESSING_VERSION = "1"
+# Bump when the post-processing (ZIP and template normalisation, key rewriting, template form, result shape)
+# changes: every cache entry made by an older version is then stale. 2: ZIPs rewritten, Lambda versions,
+# layer hashes and the REST API deployment derived from content, run-specific values refused.
+POST_PROCESSING_VERSION = "2"
 
 CONFIG_NAMES = ("serverless.yml", "serverless.yaml", "serverless.json", "serverless.js", "serverless.ts")
 COMPOSE_NAMES = ("serverless-compose.yml", "serverless-compose.yaml")
@@ -363,6 +364,11 @@ class PackagingContext:
     def service_root(self, kind: str, name: str) -> str:
         return os.path.join(self.build_root, self.stage, self.region, kind, name)
 
+    def machine_paths(self) -> List[str]:
+        """Paths of this machine a published template must not hold (the working copies live in the build root)."""
+        paths = {self.project_dir, self.build_root}
+        return sorted(paths | {os.path.realpath(path) for path in paths})
+
 
 def _load_cache(path: str) -> Optional[Dict[str, Any]]:
     try:
@@ -385,28 +391,38 @@ def _save_cache(path: str, digest: str, result: Dict[str, Any]) -> None:
     write_fresh_file(path, json.dumps({"input_digest": digest, "result": result}, indent=2, sort_keys=True).encode())
 
 
-def collect_output(name: str, kind: str, stage: str, output_dir: str, out_dir: str) -> Dict[str, Any]:
-    """Turn a packager's output folder into the content-addressed template and ZIPs of ``out_dir``.
+def collect_output(name: str, kind: str, stage: str, output_dir: str, out_dir: str, machine_paths: Sequence[str] = ()) -> Dict[str, Any]:
+    """Turn a packager's output folder into the normalised template and ZIPs of ``out_dir``.
 
-    The ZIPs are hard-linked into ``out_dir`` and the rewritten template written there, so the result
-    stays valid while the working copy is rebuilt for the next packaging.
+    Every ZIP the template names is rewritten into ``out_dir`` by ``normalize_zip`` and the template by
+    ``normalize_template`` (content-addressed keys, versions, layer hashes and the REST API deployment from
+    content; values of the run or of ``machine_paths`` refused), so the same sources give the same bytes on
+    any machine, path, umask, day and cache state. The result stays valid while the working copy is rebuilt
+    for the next packaging. A TemplateError leaves no ``out_dir`` behind.
     """
     template = tpl.read_template(os.path.join(output_dir, tpl.UPDATE_TEMPLATE_FILE))
-    zips = {entry: os.path.join(output_dir, entry) for entry in os.listdir(output_dir) if entry.endswith(".zip")}
-    zip_sha256 = {entry: tpl.sha256_file(path) for entry, path in zips.items()}
     prefix = tpl.artifact_prefix(template) or f"serverless/{tpl.state_service_name(output_dir) or name}/{stage}"
-    rewritten, keys_by_zip = tpl.make_content_addressed(template, zip_sha256)
-    body = tpl.canonical_json(rewritten)
-    template_sha256 = tpl.sha256_bytes(body)
     if os.path.lexists(out_dir):
         shutil.rmtree(out_dir)
     os.makedirs(out_dir)
+    try:
+        zip_sha256 = {}
+        for zip_name in sorted({parts["name"] for parts in tpl.timestamped_artifact_keys(template).values()}):
+            source = os.path.join(output_dir, zip_name)
+            if os.path.isfile(source):  # a missing one is reported by normalize_template, with its key
+                tpl.normalize_zip(source, os.path.join(out_dir, zip_name))
+                zip_sha256[zip_name] = tpl.sha256_file(os.path.join(out_dir, zip_name))
+        rewritten, keys_by_zip = tpl.normalize_template(template, zip_sha256, time.time(), machine_paths)
+    except tpl.TemplateError:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    body = tpl.canonical_json(rewritten)
+    template_sha256 = tpl.sha256_bytes(body)
     template_path = os.path.join(out_dir, "template.json")
     write_fresh_file(template_path, body)
     artifacts = []
     for zip_name, key in sorted(keys_by_zip.items()):
         path = os.path.join(out_dir, zip_name)
-        _link_or_copy(zips[zip_name], path)
         artifacts.append({"name": zip_name, "path": path, "sha256": zip_sha256[zip_name], "size": os.path.getsize(path), "s3_key": key})
     template_key = tpl.init_template_key(name, stage, template_sha256) if kind == "init" else tpl.service_template_key(prefix, template_sha256)
     buckets = tpl.artifact_buckets(rewritten)
@@ -460,7 +476,8 @@ def package_service(name: str, source_dir: str, packager: ServerlessPackager, ct
                                      name, ctx.region, output_tail(completed.stdout))
             seconds = time.monotonic() - started
         try:
-            output = collect_output(name, "service", ctx.stage, os.path.join(workdir, packager.output_folder), os.path.join(root, "out"))
+            output = collect_output(name, "service", ctx.stage, os.path.join(workdir, packager.output_folder), os.path.join(root, "out"),
+                                    ctx.machine_paths())
         except tpl.TemplateError as exc:
             raise PackagingError(str(exc), name, ctx.region, output_tail(completed.stdout)) from None
         return dict(result, **output, status="packaged", changed=True, packaging_seconds=round(seconds, 3), waited_seconds=round(waited, 3))
@@ -592,7 +609,8 @@ def package_init_stacks(init_dir: str, packager: ComposePackager, ctx: Packaging
     for stack in stacks:
         relative = os.path.relpath(stacks[stack], init_dir)
         try:
-            output = collect_output(stack, "init", ctx.stage, os.path.join(workdir, relative, ".serverless"), os.path.join(root, "out", stack))
+            output = collect_output(stack, "init", ctx.stage, os.path.join(workdir, relative, ".serverless"), os.path.join(root, "out", stack),
+                                    ctx.machine_paths())
         except tpl.TemplateError as exc:
             raise PackagingError(str(exc), f"init/{stack}", ctx.region, output_tail(completed.stdout)) from None
         results.append(dict(_base_result(stack, "init", ctx, packager, digest), **output, status="packaged", changed=True,

@@ -17,8 +17,15 @@ description:
     service's files are hard-linked, C(node_modules) and the rest of the project are symlinked, and
     C(.serverless/) starts empty. Regions packaged side by side never share a folder, and the user's source
     tree is never written.
-  - Serverless puts a timestamp in every artifact key; the module replaces it with the first 16 hex digits of
-    the ZIP's sha256, so the same source, stage and region give a byte-identical template and the same keys.
+  - The output depends on the sources only, so the same source, stage and region give byte-identical
+    templates and ZIPs, and the same keys, on any machine, path, umask and day, with or without the cache.
+    Every ZIP is rewritten (entries sorted, fixed dates, modes 0644 or 0755 for files with an exec bit, no
+    extra fields); the timestamp in every artifact key becomes the first 16 hex digits of the ZIP's sha256;
+    Lambda version logical ids and C(CodeSha256), layer hashes and retained layer ids are derived from the
+    rewritten ZIPs; C(ApiGatewayDeployment<epoch ms>) becomes C(ApiGatewayDeployment<hash of the REST API's
+    definition>), so only a changed API gets a new deployment. Renamed ids are renamed wherever referenced.
+  - A template that still holds the time of the packaging run (for example C(${sls:instanceId})) or an
+    absolute path of O(project_dir) or O(build_root) fails the service, naming where.
   - A content cache skips a service whose inputs (its files, the files its config reads with C(${file(...)}),
     O(extra_inputs), stage, region, packager binary and version) are unchanged since its last successful
     packaging; its cached result is returned and nothing counts as changed.
@@ -94,6 +101,12 @@ options:
     description: The serverless-compose CLI, used with O(init_dir).
     type: path
     default: serverless-compose
+  compose_sls_binary:
+    description:
+      - The Serverless CLI that serverless-compose runs for the init stacks; defaults to O(sls_binary).
+      - serverless-compose 1.x accepts only serverless 3 (it checks for its C(Framework Core)), so when O(sls_binary)
+        is osls, point this at serverless 3 (the package role does).
+    type: path
   build_root:
     description: Working copies, packaged output and cache entries go below it. Defaults to C(<project_dir>/../build).
     type: path
@@ -323,6 +336,7 @@ def main() -> None:
             packager=dict(type="str", choices=["serverless"], default="serverless"),
             sls_binary=dict(type="path", default="serverless"),
             compose_binary=dict(type="path", default="serverless-compose"),
+            compose_sls_binary=dict(type="path"),
             build_root=dict(type="path"),
             concurrency=dict(type="int", default=8),
             max_parallel_packagings=dict(type="int", default=8),
@@ -385,7 +399,7 @@ def main() -> None:
             details = "\n\n".join(failure["msg"] for failure in outcome["failures"])
             module.fail_json(msg=f"packaging failed in {region}: {details}", failures=outcome["failures"], **result)
         if params["init_dir"]:
-            compose = packaging.ComposePackager(params["compose_binary"], params["sls_binary"])
+            compose = packaging.ComposePackager(params["compose_binary"], params["compose_sls_binary"] or params["sls_binary"])
             result["init_stacks"] = packaging.package_init_stacks(params["init_dir"], compose, ctx)
     except packaging.PackagingError as exc:
         module.fail_json(msg=str(exc), **result)

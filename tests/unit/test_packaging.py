@@ -1,13 +1,22 @@
-"""The packaging core with the packager stand-in (benchmarks/fake_sls): discovery, working copies, cache, errors, slots."""
+"""The packaging core with the packager stand-in (benchmarks/fake_sls): discovery, working copies, cache, errors, slots.
+
+And ``collect_output`` on real captured serverless 3 / osls output (tests/unit/fixtures/sls_output_bookshelf):
+the same sources packaged by another run on another machine give the same bytes.
+"""
 from __future__ import annotations
 
+import json
 import os
+import re
 import threading
+import time
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from ansible_collections.multiregion.serverless.plugins.module_utils import packaging as pk
+from ansible_collections.multiregion.serverless.plugins.module_utils import sls_template as tpl
 from ansible_collections.multiregion.serverless.plugins.module_utils.concurrency import SlotPool
 
 REPO = Path(__file__).resolve().parents[2]
@@ -219,3 +228,85 @@ def test_the_slot_pool_caps_packagings_across_concurrent_callers(tmp_path):
     # Every region has its own working copy and output.
     keys = {region: {item["artifact_bucket"] for item in outcome["results"]} for region, outcome in outcomes.items()}
     assert keys == {region: {f"mrs-artifacts-dev-{region}"} for region in outcomes}
+
+
+# ------------------------------------------------------------------------------------------- deterministic output
+
+BOOKSHELF = REPO / "tests" / "unit" / "fixtures" / "sls_output_bookshelf"
+
+
+def rezip_as_another_machine(source: Path, destination: Path) -> None:
+    """The same files as another machine's packager could zip them: reversed order, group-writable modes, today's date."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED) as other:
+        for info in reversed(original.infolist()):
+            entry = zipfile.ZipInfo(info.filename, date_time=(2026, 12, 2, 9, 27, 43))
+            entry.external_attr = ((info.external_attr >> 16) | 0o020) << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            other.writestr(entry, original.read(info))
+
+
+def another_run(source: Path, destination: Path) -> Path:
+    """A copy of a captured output folder as a later run on another machine writes it: other stamps, other ZIP bytes."""
+    destination.mkdir(parents=True)
+    raw = (source / "cloudformation-template-update-stack.json").read_text()
+    stamp = re.search(r"/(\d{13}-[^/]+Z)/", raw).group(1)
+    deployment = re.search(r"ApiGatewayDeployment(\d{13})", raw).group(1)
+    later = raw.replace(stamp, "1796203700123-2026-12-02T09:28:20.123Z").replace(deployment, "1796203699457")
+    (destination / "cloudformation-template-update-stack.json").write_text(later)
+    for path in source.glob("*.zip"):
+        rezip_as_another_machine(path, destination / path.name)
+        assert (destination / path.name).read_bytes() != path.read_bytes()
+    return destination
+
+
+def test_collect_output_gives_the_same_bytes_and_keys_for_another_run_on_another_machine(tmp_path):
+    source = BOOKSHELF / "serverless3" / "bookshelf-eu-west-1"
+    results = [pk.collect_output("bookshelf", "service", "dev", str(folder), str(tmp_path / name / "out"))
+               for name, folder in (("first", source), ("second", another_run(source, tmp_path / "raw")),
+                                    ("osls", BOOKSHELF / "osls" / "bookshelf-eu-west-1"))]
+    first = results[0]
+    for other in results[1:]:
+        assert Path(other["template_path"]).read_bytes() == Path(first["template_path"]).read_bytes()
+        assert (other["template_sha256"], other["template_key"]) == (first["template_sha256"], first["template_key"])
+        assert [(item["name"], item["sha256"], item["s3_key"], item["size"]) for item in other["artifacts"]] == \
+               [(item["name"], item["sha256"], item["s3_key"], item["size"]) for item in first["artifacts"]]
+        for item, mine in zip(other["artifacts"], first["artifacts"]):
+            assert Path(item["path"]).read_bytes() == Path(mine["path"]).read_bytes()
+    # The keys and the template name the normalised ZIPs, which are what gets uploaded.
+    body = Path(first["template_path"]).read_text()
+    for item in first["artifacts"]:
+        assert item["sha256"] == tpl.sha256_file(item["path"]) and f"/{item['sha256'][:16]}/{item['name']}" in item["s3_key"]
+        assert item["s3_key"] in body
+    assert not re.search(r"\d{13}", body)
+
+
+def test_collect_output_refuses_run_specific_values_and_leaves_nothing(tmp_path):
+    source = BOOKSHELF / "osls" / "bookshelf-eu-west-1"
+    leaky = tmp_path / "raw"
+    leaky.mkdir()
+    for path in source.iterdir():
+        (leaky / path.name).write_bytes(path.read_bytes())
+    template = json.loads((leaky / "cloudformation-template-update-stack.json").read_text())
+    build_root = str(tmp_path / "build")
+    # `${sls:instanceId}` (the CLI's start, in ms) and a path of the working copy.
+    template["Resources"]["AddBookLambdaFunction"]["Properties"]["Environment"]["Variables"].update(
+        DEPLOYED=str(int(time.time() * 1000)), CONFIG=f"{build_root}/dev/eu-west-1/services/bookshelf/src/config.json")
+    (leaky / "cloudformation-template-update-stack.json").write_text(json.dumps(template))
+    out = tmp_path / "out"
+    with pytest.raises(tpl.TemplateError) as raised:
+        pk.collect_output("bookshelf", "service", "dev", str(leaky), str(out), [build_root])
+    assert "Variables.DEPLOYED" in str(raised.value) and f"Variables.CONFIG: {build_root}" in str(raised.value)
+    assert not out.exists()
+
+
+def test_context_names_the_machine_paths(tmp_path):
+    project = make_project(tmp_path / "p", ("alpha",))
+    ctx = context(tmp_path, project)
+    assert {str(project), str(tmp_path / "build")} <= set(ctx.machine_paths())
+
+
+def test_the_post_processing_version_is_part_of_the_cache_key(tmp_path, monkeypatch):
+    project = make_project(tmp_path / "p", ("alpha",))
+    before = pk.input_digest(str(project / "services" / "alpha"), stage="dev", region="eu-west-1")
+    monkeypatch.setattr(pk, "POST_PROCESSING_VERSION", pk.POST_PROCESSING_VERSION + "-next")
+    assert pk.input_digest(str(project / "services" / "alpha"), stage="dev", region="eu-west-1") != before
