@@ -19,8 +19,8 @@ sys.path[:0] = [str(REPO / ".collections"), str(REPO / "tools")]
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper  # noqa: E402
-from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import retry_decorator  # noqa: E402
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import AwsApis  # noqa: E402
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import botocore_config  # noqa: E402
 from local_aws import CALLS, install  # noqa: E402
 from ansible_collections.multiregion.serverless.plugins.module_utils.catalog_versioner import (  # noqa: E402
     CatalogRequest,
@@ -35,8 +35,8 @@ def main(services: int) -> None:
     install()
     with mock_aws():
         session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
-        clients = {name: RetryingBotoClientWrapper(session.client(name), retry_decorator()) for name in ("s3", "servicecatalog", "ssm")}
-        s3 = clients["s3"].client
+        apis = AwsApis(lambda name: session.client(name, config=botocore_config()), REGION)
+        s3 = apis.s3.client
         s3.create_bucket(Bucket=BUCKET)
         resources = {}
         for index in range(services):
@@ -51,10 +51,10 @@ def main(services: int) -> None:
         def step(product: str) -> dict:
             request = CatalogRequest(product=product, ssm_parameter=f"/bench/products/{product}/latest-artifact-id", region=REGION,
                                      template_url=url, expected_bucket_owner=ACCOUNT, create_missing_product=True, product_owner="bench")
-            return CatalogVersioner(request, clients.__getitem__, lambda message: None).run()
+            return CatalogVersioner(request, apis, lambda message: None).run()
 
         step("fingerprinted")  # creates V1 with the marker, and the SSM parameter
-        clients["servicecatalog"].client.create_product(
+        apis.servicecatalog.client.create_product(
             Name="hand-made", Owner="bench", ProductType="CLOUD_FORMATION_TEMPLATE", IdempotencyToken="hand",
             ProvisioningArtifactParameters={"Name": "V1", "Info": {"LoadTemplateFromURL": url}, "Type": "CLOUD_FORMATION_TEMPLATE"},
         )

@@ -43,8 +43,10 @@ def make_project(root: Path, services: int) -> list:
 
 
 def region_host(region: str, project: str, names: list, build: str, slots: int, seconds: float, queue) -> None:
-    from ansible_collections.multiregion.serverless.plugins.module_utils import packaging as pk
+    from ansible_collections.multiregion.serverless.plugins.module_utils.packaging import runner as pk
+    from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.serverless import ServerlessPackager
     from ansible_collections.multiregion.serverless.plugins.module_utils import s3_sync
+    from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import S3Api
     from ansible_collections.multiregion.serverless.plugins.module_utils.concurrency import SlotPool
     from moto import mock_aws
     import boto3
@@ -53,7 +55,7 @@ def region_host(region: str, project: str, names: list, build: str, slots: int, 
     ctx = pk.PackagingContext(stage="dev", region=region, project_dir=project, build_root=build,
                               slots=SlotPool(os.path.join(build, "slots"), slots), locks_dir=os.path.join(build, "slots"), env=env)
     started = time.monotonic()
-    outcome = pk.package_services({name: os.path.join(project, "services", name) for name in names}, pk.ServerlessPackager(FAKE_SLS), ctx, 8)
+    outcome = pk.package_services({name: os.path.join(project, "services", name) for name in names}, ServerlessPackager(FAKE_SLS), ctx, 8)
     packaged = time.monotonic()
     assert not outcome["failures"], outcome["failures"]
     with mock_aws():
@@ -61,8 +63,8 @@ def region_host(region: str, project: str, names: list, build: str, slots: int, 
         bucket = f"mrs-artifacts-dev-{region}"
         client.create_bucket(Bucket=bucket, **({} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}))
         upload_started = time.monotonic()
-        synced = s3_sync.sync_objects(client, bucket, "123456789012", s3_sync.dedupe_objects(s3_sync.objects_from_packages(outcome["results"])),
-                                      region=region, retrying=False)
+        synced = s3_sync.sync_objects(S3Api(client, region), bucket, "123456789012",
+                                      s3_sync.dedupe_objects(s3_sync.objects_from_packages(outcome["results"])))
         uploaded = time.monotonic()
     queue.put({"region": region, "package_s": packaged - started, "upload_s": uploaded - upload_started,
                "uploads": len(synced["uploaded"]), "started": started, "finished": uploaded})

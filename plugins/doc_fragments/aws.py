@@ -6,19 +6,25 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Options every AWS-talking module of this collection adds to amazon.aws's common ones.
+    # Options every AWS-talking module of this collection adds to amazon.aws's common ones
+    # (plugins/module_utils/aws_client.py: SHARED_ARGUMENT_SPEC and the retry policy).
     DOCUMENTATION = r"""
 options:
   max_attempts:
     description:
-      - How many times botocore tries each AWS call, in its C(adaptive) retry mode (client-side rate
-        limiting that slows down when AWS throttles).
-      - Around that, throttling and transient errors (including C(ThrottlingException) and C(SlowDown))
-        are retried with jittered exponential backoff.
+      - How many times each AWS call is tried at most, counting the first try. This is the collection's one retry
+        policy, botocore's C(adaptive) retry mode; nothing retries around it.
+      - botocore retries throttling errors (C(Throttling), C(ThrottlingException), C(TooManyRequestsException),
+        C(SlowDown), ...), transient server errors (HTTP 500, 502, 503, 504) and connection errors, with
+        exponential backoff and jitter (at most 20 seconds between tries), and slows the client down while AWS
+        throttles (client-side rate limiting).
+      - Creates and updates are retried safely, because they carry idempotency tokens.
     type: int
-    default: 3
+    default: 10
 notes:
   - Credentials, region and endpoint come from the standard options of amazon.aws or the standard
     environment (C(AWS_PROFILE), C(AWS_REGION), C(AWS_ENDPOINT_URL), ...). Set them once for a play with
     C(module_defaults) and the action group C(group/multiregion.serverless.aws).
+  - "A failed AWS call fails the module with one line, C(<Operation> failed in <region> for <resource>: <Code>: <message>),
+    and returns the AWS C(error) and C(response_metadata)."
 """

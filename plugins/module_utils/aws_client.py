@@ -1,22 +1,37 @@
 # -*- coding: utf-8 -*-
 # Copyright: multiregion.serverless contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one base every AWS-talking module of this collection is built on.
+"""The base every AWS-talking module of this collection is built on: one module class, one retry policy,
+one error type.
 
-* ``create_aws_module`` adds the collection's shared options (``max_attempts``) to amazon.aws's
-  ``AnsibleAWSModule``, which already brings credentials, profile, region and ``endpoint_url``
-  (``AWS_ENDPOINT_URL`` is honoured by boto3 itself when no endpoint is passed).
-* ``aws_client`` returns a client that retries in botocore's *adaptive* mode (``max_attempts``,
-  3 by default) and, around that, with ``AWSRetry`` jittered backoff that also knows the
-  throttling codes of the JSON protocol services (Service Catalog, SSM) and of S3.
-* ``paginate`` lists through a paginator with ``build_full_result`` under the same retry.
-* ``aws_error_message`` / ``fail_aws`` turn any botocore error into one line that names the call,
-  the region and the resource.
+**Retry policy (the only one).** Every client is made with botocore's *adaptive* retry mode and
+``total_max_attempts = max_attempts`` (the shared option, ``DEFAULT_MAX_ATTEMPTS`` = 10 by default; the count
+includes the first try). botocore then retries, inside each call, throttling errors (``Throttling``,
+``ThrottlingException``, ``TooManyRequestsException``, ``RequestLimitExceeded``, S3 ``SlowDown``, ...),
+transient errors (HTTP 500/502/503/504, ``RequestTimeout``, ``InternalError``) and connection errors, with
+exponential backoff and full jitter (at most 20 s between tries), and its client-side rate limiter slows the
+client down while AWS throttles. Nothing retries around it: no ``AWSRetry`` decorator, no retried
+paginations, so a call is tried at most ``max_attempts`` times. Creates stay idempotent across those tries
+through their idempotency tokens (``IdempotencyToken``, ``ProvisionToken``, ``UpdateToken``).
+Ten attempts keep a deploy with 30 % of the calls throttled green (``tests/integration/test_chaos.py``): a
+call then fails only when ten tries in a row are throttled (0.3^10, about 6 in a million).
+
+**Error type.** ``AwsApiError`` (an amazon.aws ``AnsibleAWSError``) is the one exception for a failed AWS
+call. It carries the operation, the resource, the region, the error code and the botocore exception, and
+its ``str()`` is the one line ``<Operation> failed in <region> for <resource>: <Code>: <message>``. The
+access layer (``aws_api.py``) raises it; modules fail with ``module.fail_json_aws_error(exc)``.
+
+* ``create_aws_module`` builds an ``AwsModule`` (amazon.aws's ``AnsibleAWSModule`` plus ``max_attempts``,
+  ``fail_json_aws_error`` in the one-line form, and ``run_service``: call one service function, exit or fail).
+* ``botocore_client`` makes a plain client with the policy (what ``aws_api.AwsApis`` caches, one per service).
+* ``aws_client`` is the same client for callers written in amazon.aws's style: it accepts (and ignores)
+  ``aws_retry=True``, because botocore already retries every call.
+* ``error_code``, ``aws_error_message`` and ``fail_aws`` read and report any botocore error or ``AwsApiError``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, NoReturn, Optional
 
 try:
     import botocore.config
@@ -24,76 +39,26 @@ try:
 except ImportError:  # handled by AnsibleAWSModule, which reports missing botocore
     BotoCoreError = ClientError = Exception  # type: ignore
 
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 
-DEFAULT_MAX_ATTEMPTS = 3
-
-# AWSRetry knows Throttling, RequestLimitExceeded, TooManyRequestsException, ...; JSON protocol services
-# answer ThrottlingException and S3 answers SlowDown, which it does not retry by default. A throttled S3
-# HEAD request has no body, so its error code is only the HTTP status: "503".
-EXTRA_RETRY_CODES = ["ThrottlingException", "SlowDown", "503", "ThrottledException", "RequestThrottled"]
+DEFAULT_MAX_ATTEMPTS = 10
+RETRY_MODE = "adaptive"
 
 SHARED_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
     "max_attempts": {"type": "int", "default": DEFAULT_MAX_ATTEMPTS},
 }
+REGION_REQUIRED = "region is required (set it with module_defaults for group/multiregion.serverless.aws)"
 
 
-def create_aws_module(argument_spec: Dict[str, Any], **kwargs: Any) -> AnsibleAWSModule:
-    """An ``AnsibleAWSModule`` with the collection's shared options merged into ``argument_spec``."""
-    spec = dict(SHARED_ARGUMENT_SPEC)
-    spec.update(argument_spec)
-    module = AnsibleAWSModule(argument_spec=spec, **kwargs)
-    if module.params["max_attempts"] < 1:
-        module.fail_json(msg=f"max_attempts must be 1 or more, got {module.params['max_attempts']}")
-    return module
-
-
-def retry_decorator(max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Callable:
-    """Outer retry: jittered exponential backoff on throttling and transient server errors."""
-    return AWSRetry.jittered_backoff(
-        retries=max(max_attempts, 1) + 2,
-        delay=1,
-        max_delay=20,
-        catch_extra_error_codes=EXTRA_RETRY_CODES,
-    )
-
-
-def botocore_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS, **extra: Any) -> "botocore.config.Config":
-    """botocore client config: adaptive retry mode (client-side rate limiting on throttles).
-
-    ``total_max_attempts`` counts the first try; botocore's ``max_attempts`` would count retries only
-    (one call more than the documented ``max_attempts`` option says).
-    """
-    return botocore.config.Config(retries={"mode": "adaptive", "total_max_attempts": max_attempts}, **extra)
-
-
-def aws_client(module: AnsibleAWSModule, service: str, **config_extra: Any) -> Any:
-    """A client whose calls retry when made with ``aws_retry=True``."""
-    attempts = module.params.get("max_attempts") or DEFAULT_MAX_ATTEMPTS
-    return module.client(
-        service,
-        retry_decorator=retry_decorator(attempts),
-        config=botocore_config(attempts, **config_extra),
-    )
-
-
-def paginate(client: Any, operation: str, max_attempts: int = DEFAULT_MAX_ATTEMPTS, **kwargs: Any) -> Dict[str, Any]:
-    """All pages of ``operation`` merged by botocore's ``build_full_result``, retried as a whole.
-
-    ``client`` may be a retrying wrapper or a plain boto3 client.
-    """
-    raw_client = getattr(client, "client", client)
-
-    @retry_decorator(max_attempts)
-    def _all_pages() -> Dict[str, Any]:
-        return raw_client.get_paginator(operation).paginate(**kwargs).build_full_result()
-
-    return _all_pages()
+# ------------------------------------------------------------------------------------------------ errors
 
 
 def error_code(exc: BaseException) -> Optional[str]:
-    """The AWS error code of a ClientError, None for anything else."""
+    """The AWS error code of a ClientError (or of the one an ``AnsibleAWSError`` wraps), None for anything else."""
+    if isinstance(exc, AnsibleAWSError):
+        return error_code(exc.exception) if exc.exception is not None else None
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         return response.get("Error", {}).get("Code")
@@ -112,38 +77,153 @@ def aws_error_message(exc: BaseException, operation: str, region: Optional[str],
     return " ".join(f"{operation} failed{where}{what}: {detail}".split())
 
 
-def fail_aws(module: AnsibleAWSModule, exc: BaseException, operation: str, resource: Optional[str] = None, **result: Any) -> None:
-    """Fail the module with the one-line message plus amazon.aws's error details (SDK versions, response)."""
-    message = aws_error_message(exc, operation, module.region, resource)
-    response = getattr(exc, "response", None)
-    extra: Dict[str, Any] = dict(result)
-    if isinstance(response, dict):
-        extra["error"] = response.get("Error", {})
-        extra["response_metadata"] = response.get("ResponseMetadata", {})
-    extra.update(module._gather_versions())
-    module.fail_json(msg=message, **extra)
+class AwsApiError(AnsibleAWSError):
+    """An AWS call that failed after botocore's retries.
+
+    Built by the access layer with ``exception`` (the botocore error), ``operation``, ``region`` and ``resource``;
+    ``str()`` is then the one-line ``aws_error_message``. amazon.aws's ``AWSErrorHandler`` builds it with
+    ``message`` and ``exception`` only; ``at()`` gives the located copy. ``kwargs`` (amazon.aws's convention)
+    holds result keys a module adds when it fails with it.
+    """
+
+    def __init__(
+        self,
+        message: Optional[str] = None,
+        exception: Optional[BaseException] = None,
+        operation: Optional[str] = None,
+        region: Optional[str] = None,
+        resource: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        if exception is not None and operation:
+            message = aws_error_message(exception, operation, region, resource)
+        super().__init__(message=message, exception=exception, **kwargs)
+        self.operation = operation
+        self.region = region
+        self.resource = resource
+
+    @property
+    def code(self) -> Optional[str]:
+        return error_code(self)
+
+    def __str__(self) -> str:
+        return self.message or super().__str__()
+
+    def at(self, operation: str, region: Optional[str], resource: Optional[str]) -> "AwsApiError":
+        """This error, located: what failed, where, on what."""
+        return AwsApiError(exception=self.exception, operation=operation, region=region, resource=resource, **self.kwargs)
+
+    def with_note(self, note: str) -> "AwsApiError":
+        """The same error with `` (<note>)`` after its message (what the caller makes of it)."""
+        copy = AwsApiError(message=f"{self.message} ({note})", exception=self.exception, **self.kwargs)
+        copy.operation, copy.region, copy.resource = self.operation, self.region, self.resource
+        return copy
+
+    def details(self) -> Dict[str, Any]:
+        """The botocore error and response metadata, for a module's failure result."""
+        response = getattr(self.exception, "response", None)
+        if not isinstance(response, dict):
+            return {}
+        return {"error": response.get("Error", {}), "response_metadata": response.get("ResponseMetadata", {})}
 
 
-def collect(result: Dict[str, Any], key: str) -> List[Dict[str, Any]]:
-    """The list under ``key`` of a ``paginate`` result, empty when absent."""
-    return list(result.get(key) or [])
+class ServiceFailure(Exception):
+    """A service function's failure that is not an AWS error: the one-line message and the result so far."""
+
+    def __init__(self, msg: str, **result: Any) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
+# ---------------------------------------------------------------------------------------------- the module
+
+
+class AwsModule(AnsibleAWSModule):
+    """``AnsibleAWSModule`` whose AWS failures read as one line, and which runs one service function."""
+
+    def fail_json_aws_error(self, exception: Any, **result: Any) -> NoReturn:  # pylint: disable=arguments-differ
+        """Fail with an ``AwsApiError``: its one line, the botocore details, the SDK versions, ``result``."""
+        if not isinstance(exception, AwsApiError):
+            super().fail_json_aws_error(exception)
+        failure: Dict[str, Any] = dict(exception.kwargs)
+        failure.update(result)
+        failure.update(exception.details())
+        failure.update(self._gather_versions())
+        self.fail_json(msg=str(exception), **failure)
+
+    def run_service(self, service: Callable[..., Dict[str, Any]], *args: Any, **kwargs: Any) -> NoReturn:
+        """kubernetes.core's shape: call one service function, exit with its result or fail with its error."""
+        try:
+            result = service(*args, **kwargs)
+        except AwsApiError as exc:
+            self.fail_json_aws_error(exc)
+        except ServiceFailure as exc:
+            self.fail_json(msg=exc.msg, **exc.result)
+        self.exit_json(**result)
+
+
+def create_aws_module(argument_spec: Dict[str, Any], require_region: bool = False, **kwargs: Any) -> AwsModule:
+    """An ``AwsModule`` with the collection's shared options merged into ``argument_spec``."""
+    spec = dict(SHARED_ARGUMENT_SPEC)
+    spec.update(argument_spec)
+    module = AwsModule(argument_spec=spec, **kwargs)
+    if module.params["max_attempts"] < 1:
+        module.fail_json(msg=f"max_attempts must be 1 or more, got {module.params['max_attempts']}")
+    if require_region and not module.region:
+        module.fail_json(msg=REGION_REQUIRED)
+    return module
+
+
+# --------------------------------------------------------------------------------------------- the clients
+
+
+def botocore_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS, **extra: Any) -> "botocore.config.Config":
+    """The retry policy as a botocore client config.
+
+    ``total_max_attempts`` counts the first try; botocore's ``max_attempts`` would count retries only
+    (one call more than the documented ``max_attempts`` option says).
+    """
+    return botocore.config.Config(retries={"mode": RETRY_MODE, "total_max_attempts": max_attempts}, **extra)
+
+
+def botocore_client(module: AnsibleAWSModule, service: str, **config_extra: Any) -> Any:
+    """A plain boto3 client of ``service`` for the module's credentials and region, with the retry policy."""
+    attempts = module.params.get("max_attempts") or DEFAULT_MAX_ATTEMPTS
+    return module.client(service, config=botocore_config(attempts, **config_extra))
+
+
+def _botocore_retries_only(function: Callable) -> Callable:
+    """The ``retry_decorator`` of ``aws_client``: no retry of its own (botocore's retries are the policy)."""
+    return function
+
+
+def aws_client(module: AnsibleAWSModule, service: str, **config_extra: Any) -> Any:
+    """``botocore_client`` for code written in amazon.aws's style: calls may pass ``aws_retry=True`` (ignored)."""
+    return RetryingBotoClientWrapper(botocore_client(module, service, **config_extra), _botocore_retries_only)
+
+
+def fail_aws(module: AwsModule, exc: BaseException, operation: Optional[str] = None, resource: Optional[str] = None, **result: Any) -> NoReturn:
+    """Fail the module on ``exc``, an ``AwsApiError`` or a botocore error of ``operation`` on ``resource``."""
+    if not isinstance(exc, AwsApiError):
+        exc = AwsApiError(exception=exc, operation=operation or "AWS call", region=module.region, resource=resource)
+    AwsModule.fail_json_aws_error(module, exc, **result)
 
 
 __all__ = [
     "AnsibleAWSModule",
-    "AWSRetry",
+    "AwsApiError",
+    "AwsModule",
     "BotoCoreError",
     "ClientError",
     "DEFAULT_MAX_ATTEMPTS",
-    "EXTRA_RETRY_CODES",
     "SHARED_ARGUMENT_SPEC",
+    "ServiceFailure",
     "aws_client",
     "aws_error_message",
+    "botocore_client",
     "botocore_config",
-    "collect",
     "create_aws_module",
     "error_code",
     "fail_aws",
-    "paginate",
-    "retry_decorator",
 ]

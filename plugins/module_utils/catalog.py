@@ -22,8 +22,6 @@ from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Seq
 
 DEFAULT_VERSION_SCHEME = "V<n>"
 VERSION_PLACEHOLDER = "<n>"
-LATEST_ID_SUFFIX = "latest-artifact-id"
-HIGHEST_VERSION_SUFFIX = "highest-version-number"
 
 # Service Catalog: artifact names and descriptions are at most 8192 characters.
 MAX_DESCRIPTION_LENGTH = 8192
@@ -153,17 +151,6 @@ def check_ssm_parameter_name(name: Any, what: str = "SSM parameter name") -> str
     if levels[0].lower().startswith(_RESERVED_SSM_PREFIXES):
         raise CatalogError(f"{what} '{name}' starts with a reserved prefix (aws or ssm)")
     return name
-
-
-def default_latest_id_parameter(ssm_prefix: str, product: str) -> str:
-    """``<ssm_prefix>/products/<product>/latest-artifact-id`` (docs/project-layout.md)."""
-    return f"{ssm_prefix.rstrip('/')}/products/{product}/{LATEST_ID_SUFFIX}"
-
-
-def default_highest_version_parameter(latest_id_parameter: str) -> str:
-    """The high-water mark lives beside the latest-id parameter: ``<same folder>/highest-version-number``."""
-    folder = latest_id_parameter.rsplit("/", 1)[0]
-    return f"{folder}/{HIGHEST_VERSION_SUFFIX}"
 
 
 # --------------------------------------------------------------------------------------------- artifacts

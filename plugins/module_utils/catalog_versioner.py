@@ -11,7 +11,10 @@ found (or its creation planned); 4. the current version's fingerprint read from 
 template fetched when it has none); 5. only on a change: the high-water mark reserved in SSM, then the
 artifact created; 6. the latest-id parameter made to hold the current id; 7. optional lifecycle.
 
-Every AWS call goes through ``CatalogVersioner._call`` so a failure reports its operation and resource.
+Every AWS call goes through the access layer (``aws_api.AwsApis``: Service Catalog, SSM, S3), so a failure is an
+``AwsApiError`` that names its operation, region and resource; not-found and access-denied answers are told apart
+by their error codes (the layer's tables), never by message text. ``catalog_service.py`` runs one or many requests
+for the module.
 """
 
 from __future__ import annotations
@@ -21,13 +24,10 @@ import os
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import (
-    BotoCoreError,
-    ClientError,
-    error_code,
-)
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import is_ansible_aws_error_code
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import AwsApis, S3Api, ServiceCatalogApi, SsmApi
 from ansible_collections.multiregion.serverless.plugins.module_utils.catalog import (
     CatalogError,
     VersionScheme,
@@ -35,7 +35,6 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.catalog imp
     check_ssm_parameter_name,
     choose_active,
     content_addressed_key,
-    default_highest_version_parameter,
     description_with_fingerprint,
     fingerprint_from_description,
     highest_issued_value,
@@ -43,6 +42,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.catalog imp
     parse_highest_issued,
     plan_lifecycle,
 )
+from ansible_collections.multiregion.serverless.plugins.module_utils.naming import highest_version_parameter
 from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import (
     OwnershipError,
     ProductDirectory,
@@ -58,23 +58,10 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_templat
     regional_s3_url,
 )
 
-PRODUCT_ID = re.compile(r"^prod-[a-z0-9]{6,}$")
 FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
 DEFAULT_DIFF_LIMIT = 64 * 1024
-NOT_FOUND_CODES = ("ResourceNotFoundException",)
-MISSING_OBJECT_CODES = ("NoSuchKey", "404", "NotFound", "NoSuchBucket")
-OWNER_MISMATCH_CODES = ("AccessDenied", "403", "Forbidden")
-SEARCH_PAGE_SIZE = 100
-
-
-class AwsCallError(Exception):
-    """A botocore error with the operation and resource it happened on (for ``fail_aws``)."""
-
-    def __init__(self, error: BaseException, operation: str, resource: str) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.operation = operation
-        self.resource = resource
+# What an S3 read of a template may answer that is the caller's fault, not an outage (S3's table of codes).
+S3_REFUSALS = S3Api.DENIED_CODES + S3Api.MISSING_CODES
 
 
 @dataclass
@@ -117,22 +104,19 @@ class NewTemplate:
 
 
 class CatalogVersioner:
-    """Runs one request; ``clients(service)`` gives amazon.aws retrying clients (calls take ``aws_retry=True``)."""
+    """Runs one request through ``apis`` (shared by every product of a module call, as is ``directory``)."""
 
-    def __init__(
-        self, request: CatalogRequest, clients: Callable[[str], Any], warn: Callable[[str], None], directory: Optional[ProductDirectory] = None
-    ) -> None:
+    def __init__(self, request: CatalogRequest, apis: AwsApis, warn: Callable[[str], None], directory: Optional[ProductDirectory] = None) -> None:
         self.request = request
-        self._clients = clients
-        self._client_cache: Dict[str, Any] = {}
+        self.apis = apis
         self.warn = warn
         # One listing of the region's products serves every product of a module call.
-        self.directory = directory or ProductDirectory(self.catalog_call, request.region)
+        self.directory = directory or ProductDirectory(apis.servicecatalog)
         self._found: Optional[Tuple[Optional[Dict[str, Any]]]] = None
         self.scheme = VersionScheme(request.version_scheme)
         self.ssm_parameter = check_ssm_parameter_name(request.ssm_parameter, "ssm_parameter")
         self.counter_parameter = check_ssm_parameter_name(
-            request.version_counter_parameter or default_highest_version_parameter(self.ssm_parameter), "version_counter_parameter"
+            request.version_counter_parameter or highest_version_parameter(self.ssm_parameter), "version_counter_parameter"
         )
         if self.counter_parameter == self.ssm_parameter:
             raise CatalogError("version_counter_parameter must differ from ssm_parameter")
@@ -149,30 +133,23 @@ class CatalogVersioner:
                 raise CatalogError("template_fingerprint is only taken with template_url")
             if not FINGERPRINT.match(request.template_fingerprint):
                 raise CatalogError(f"template_fingerprint must look like sha256:<64 hex digits>, got {request.template_fingerprint!r}")
-        # One token per run: botocore's and AWSRetry's retries of the same create reuse it.
+        # One token per run: botocore's retries of the same create reuse it.
         self._token = uuid.uuid4().hex
         self._checked_buckets: Dict[str, bool] = {}
 
-    # ------------------------------------------------------------------------------------------ plumbing
+    # ------------------------------------------------------------------------------------------- access
 
-    def _client(self, service: str) -> Any:
-        if service not in self._client_cache:
-            self._client_cache[service] = self._clients(service)
-        return self._client_cache[service]
+    @property
+    def catalog(self) -> ServiceCatalogApi:
+        return self.apis.servicecatalog
 
-    def _call(self, service: str, operation: str, resource: str, **kwargs: Any) -> Dict[str, Any]:
-        method = getattr(self._client(service), _snake(operation))
-        try:
-            return method(**kwargs)
-        except (BotoCoreError, ClientError) as exc:
-            raise AwsCallError(exc, operation, resource) from exc
+    @property
+    def ssm(self) -> SsmApi:
+        return self.apis.ssm
 
-    def catalog_call(self, operation: str, resource: str, **kwargs: Any) -> Dict[str, Any]:
-        return self._call("servicecatalog", operation, resource, aws_retry=True, **kwargs)
-
-    def _owner_args(self) -> Dict[str, str]:
-        owner = self.request.expected_bucket_owner
-        return {"ExpectedBucketOwner": owner} if owner else {}
+    @property
+    def s3(self) -> S3Api:
+        return self.apis.s3
 
     # ------------------------------------------------------------------------------------------- reading
 
@@ -182,31 +159,26 @@ class CatalogVersioner:
         if not owner or self._checked_buckets.get(bucket):
             return
         try:
-            self._call("s3", "HeadBucket", f"bucket {bucket}", Bucket=bucket, aws_retry=True, **self._owner_args())
-        except AwsCallError as exc:
-            code = error_code(exc.error)
-            if code in OWNER_MISMATCH_CODES:
+            self.s3.head_bucket(bucket, owner)
+        except is_ansible_aws_error_code(S3_REFUSALS) as exc:
+            if exc.code in S3Api.DENIED_CODES:
                 raise CatalogError(f"{what} is in bucket {bucket}, which is not owned by the stage's account {owner}; nothing was written") from None
-            if code in MISSING_OBJECT_CODES:
-                raise CatalogError(f"{what} is in bucket {bucket}, which does not exist in {self.request.region}; nothing was written") from None
-            raise
+            raise CatalogError(f"{what} is in bucket {bucket}, which does not exist in {self.request.region}; nothing was written") from None
         self._checked_buckets[bucket] = True
 
     def read_s3_text(self, url: str, what: str, owned: bool = True) -> str:
         location = parse_s3_url(url)
         if owned:
             self.check_bucket_owner(location.bucket, what)
-        extra = self._owner_args() if owned else {}
+        owner = self.request.expected_bucket_owner if owned else None
         try:
-            body = self._call("s3", "GetObject", url, Bucket=location.bucket, Key=location.key, aws_retry=True, **extra)["Body"].read()
-        except AwsCallError as exc:
-            code = error_code(exc.error)
-            if code in MISSING_OBJECT_CODES:
+            body = self.s3.get_bytes(location.bucket, location.key, owner, resource=url)
+        except is_ansible_aws_error_code(S3_REFUSALS) as exc:
+            if exc.code in S3Api.MISSING_CODES:
                 raise CatalogError(f"{what} {url} does not exist (s3://{location.bucket}/{location.key}); nothing was written") from None
-            if owned and code in OWNER_MISMATCH_CODES:
-                owner = self.request.expected_bucket_owner
-                raise CatalogError(f"{what} {url} is not readable as the stage's account {owner}: {code}; nothing was written") from None
-            raise
+            if not owned:
+                raise
+            raise CatalogError(f"{what} {url} is not readable as the stage's account {owner}: {exc.code}; nothing was written") from None
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError:
@@ -268,10 +240,6 @@ class CatalogVersioner:
         if self._found is None:
             try:
                 answer = self.directory.describe(self.request.product, self.request.stage)
-            except AwsCallError as exc:
-                if error_code(exc.error) not in NOT_FOUND_CODES:
-                    raise
-                answer = None
             except OwnershipError as exc:
                 raise CatalogError(str(exc)) from None
             self._found = (answer["ProductViewDetail"]["ProductViewSummary"] if answer else None,)
@@ -279,14 +247,16 @@ class CatalogVersioner:
 
     def list_artifacts(self, product_id: str) -> List[Dict[str, Any]]:
         # ListProvisioningArtifacts has no paging input: one call returns every version of the product.
-        answer = self._call("servicecatalog", "ListProvisioningArtifacts", f"product {product_id}", ProductId=product_id, aws_retry=True)
+        answer = self.catalog.call("ListProvisioningArtifacts", f"product {product_id}", ProductId=product_id)
         return list(answer.get("ProvisioningArtifactDetails") or [])
 
     def artifact_template(self, product_id: str, artifact: Dict[str, Any]) -> Optional[Tuple[Dict[str, Any], str]]:
         """The template of an existing version and its fingerprint; None (with a warning) when unreadable."""
-        answer = self._call(
-            "servicecatalog", "DescribeProvisioningArtifact", f"version {artifact.get('Name')} ({artifact.get('Id')})",
-            ProductId=product_id, ProvisioningArtifactId=artifact["Id"], aws_retry=True,
+        answer = self.catalog.call(
+            "DescribeProvisioningArtifact",
+            f"version {artifact.get('Name')} ({artifact.get('Id')})",
+            ProductId=product_id,
+            ProvisioningArtifactId=artifact["Id"],
         )
         url = (answer.get("Info") or {}).get("TemplateUrl")
         try:
@@ -300,34 +270,10 @@ class CatalogVersioner:
             return None
         return document, fingerprint
 
-    def read_parameter(self, name: str) -> Optional[Dict[str, Any]]:
-        try:
-            return self._call("ssm", "GetParameter", f"parameter {name}", Name=name, aws_retry=True)["Parameter"]
-        except AwsCallError as exc:
-            if error_code(exc.error) == "ParameterNotFound":
-                return None
-            raise
-
-    def artifacts_in_use(self, product_id: str) -> set:
+    def artifacts_in_use(self, product_id: str) -> Set[str]:
         """Artifact ids that provisioned products of ``product_id`` use (all users of the account)."""
-        in_use = set()
-        token = None
-        # SearchProvisionedProducts has no botocore paginator; PageToken is followed by hand.
-        while True:
-            kwargs: Dict[str, Any] = {
-                "Filters": {"SearchQuery": [f"productId:{product_id}"]},
-                "AccessLevelFilter": {"Key": "Account", "Value": "self"},
-                "PageSize": SEARCH_PAGE_SIZE,
-            }
-            if token:
-                kwargs["PageToken"] = token
-            answer = self._call("servicecatalog", "SearchProvisionedProducts", f"product {product_id}", aws_retry=True, **kwargs)
-            for provisioned in answer.get("ProvisionedProducts") or []:
-                if provisioned.get("ProductId", product_id) == product_id and provisioned.get("ProvisioningArtifactId"):
-                    in_use.add(provisioned["ProvisioningArtifactId"])
-            token = answer.get("NextPageToken")
-            if not token:
-                return in_use
+        rows = self.catalog.search_provisioned_products(product_id, f"product {product_id}")
+        return {row["ProvisioningArtifactId"] for row in rows if row.get("ProductId", product_id) == product_id and row.get("ProvisioningArtifactId")}
 
     # ------------------------------------------------------------------------------------------- writing
 
@@ -336,18 +282,10 @@ class CatalogVersioner:
         if not template.upload:
             return
         bucket, key, body = template.upload
-        try:
-            self._call("s3", "HeadObject", f"s3://{bucket}/{key}", Bucket=bucket, Key=key, aws_retry=True, **self._owner_args())
+        owner = self.request.expected_bucket_owner
+        if self.s3.head_object(bucket, key, owner) is not None:
             return
-        except AwsCallError as exc:
-            if error_code(exc.error) not in MISSING_OBJECT_CODES:
-                raise
-        content_type = "application/json" if key.endswith(".json") else "text/yaml"
-        self._call("s3", "PutObject", f"s3://{bucket}/{key}", Bucket=bucket, Key=key, Body=body, ContentType=content_type, aws_retry=True, **self._owner_args())
-
-    def put_parameter(self, name: str, value: str) -> int:
-        answer = self._call("ssm", "PutParameter", f"parameter {name}", Name=name, Value=value, Type="String", Tier="Standard", Overwrite=True, aws_retry=True)
-        return int(answer.get("Version") or 0)
+        self.s3.put_object(bucket, key, body, owner, ContentType="application/json" if key.endswith(".json") else "text/yaml")
 
     def _artifact_parameters(self, name: str, template: NewTemplate) -> Dict[str, Any]:
         return {
@@ -372,14 +310,14 @@ class CatalogVersioner:
         for option, api_name in (("product_description", "Description"), ("product_distributor", "Distributor"), ("product_support_email", "SupportEmail")):
             if getattr(request, option):
                 kwargs[api_name] = getattr(request, option)
-        answer = self._call("servicecatalog", "CreateProduct", f"product {request.product}", aws_retry=True, **kwargs)
+        answer = self.catalog.call("CreateProduct", f"product {request.product}", **kwargs)
         self.directory.forget()
         return answer["ProductViewDetail"]["ProductViewSummary"], answer["ProvisioningArtifactDetail"]
 
     def create_artifact(self, product_id: str, template: NewTemplate, name: str) -> Dict[str, Any]:
-        answer = self._call(
-            "servicecatalog", "CreateProvisioningArtifact", f"version {name} of product {product_id}",
-            ProductId=product_id, Parameters=self._artifact_parameters(name, template), IdempotencyToken=self._token, aws_retry=True,
+        answer = self.catalog.call(
+            "CreateProvisioningArtifact", f"version {name} of product {product_id}",
+            ProductId=product_id, Parameters=self._artifact_parameters(name, template), IdempotencyToken=self._token,
         )
         return answer["ProvisioningArtifactDetail"]
 
@@ -387,7 +325,7 @@ class CatalogVersioner:
         kwargs: Dict[str, Any] = {"ProductId": product_id, "ProvisioningArtifactId": artifact["id"], "Guidance": guidance}
         if active is not None:
             kwargs["Active"] = active
-        self._call("servicecatalog", "UpdateProvisioningArtifact", f"version {artifact['name']} ({artifact['id']})", aws_retry=True, **kwargs)
+        self.catalog.call("UpdateProvisioningArtifact", f"version {artifact['name']} ({artifact['id']})", **kwargs)
 
     # ------------------------------------------------------------------------------------------- the run
 
@@ -434,7 +372,7 @@ class CatalogVersioner:
                 self.publish(template)
                 product, created = self.create_product(template, name)
                 result.update(product_id=product["ProductId"], artifact_id=created["Id"])
-                self.put_parameter(self.counter_parameter, highest_issued_value(product["ProductId"], 1))
+                self.ssm.put_parameter(self.counter_parameter, highest_issued_value(product["ProductId"], 1))
             artifacts: List[Dict[str, Any]] = []
         else:
             product_id = product["ProductId"]
@@ -453,7 +391,7 @@ class CatalogVersioner:
             changed_template = active is None or previous_fingerprint != template.fingerprint
 
             if changed_template:
-                counter = self.read_parameter(self.counter_parameter)
+                counter = self.ssm.get_parameter(self.counter_parameter)
                 highest_issued = parse_highest_issued(counter["Value"] if counter else None, product_id)
                 upcoming = next_version([artifact.get("Name") for artifact in artifacts], self.scheme, highest_issued)
                 result["ignored_artifact_names"] = upcoming.ignored_names
@@ -466,7 +404,7 @@ class CatalogVersioner:
                 if not check:
                     self.publish(template)
                     # Reserve the number first: a create that fails after this leaves a gap, never a reused number.
-                    self.put_parameter(self.counter_parameter, highest_issued_value(product_id, upcoming.number))
+                    self.ssm.put_parameter(self.counter_parameter, highest_issued_value(product_id, upcoming.number))
                     created = self.create_artifact(product_id, template, upcoming.name)
                     artifacts.append(created)
                     result["artifact_id"] = created["Id"]
@@ -495,7 +433,7 @@ class CatalogVersioner:
 
     def _sync_latest_id(self, result: Dict[str, Any]) -> None:
         """Make the latest-id parameter hold the current version's id (a repair counts as a change)."""
-        current = self.read_parameter(self.ssm_parameter)
+        current = self.ssm.get_parameter(self.ssm_parameter)
         result["ssm_parameter_version"] = int(current["Version"]) if current else None
         desired = result["artifact_id"]
         if desired is None:  # check mode: the version does not exist yet, so the parameter would change
@@ -508,7 +446,7 @@ class CatalogVersioner:
         if not result["version_created"] and current:
             self.warn(f"{self.ssm_parameter} held {current.get('Value')!r}, not the current version {result['artifact_name']} ({desired}); repaired")
         if not self.request.check_mode:
-            result["ssm_parameter_version"] = self.put_parameter(self.ssm_parameter, desired)
+            result["ssm_parameter_version"] = self.ssm.put_parameter(self.ssm_parameter, desired)
 
     def _retire_old_versions(self, result: Dict[str, Any], artifacts: List[Dict[str, Any]]) -> None:
         in_use = self.artifacts_in_use(result["product_id"])
@@ -523,7 +461,3 @@ class CatalogVersioner:
             return
         for artifact in plan.deprecate:
             self.set_guidance(result["product_id"], artifact, False, "DEPRECATED")
-
-
-def _snake(operation: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()

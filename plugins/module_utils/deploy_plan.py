@@ -1,39 +1,38 @@
 # -*- coding: utf-8 -*-
 # Copyright: multiregion.serverless contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reading a project's ``project.yml`` and turning the deploy inputs into a checked plan.
+"""Reading a project's ``project.yml`` and turning the deploy inputs into a checked plan; naming the run.
 
-Everything here is pure: it reads files and returns data or raises ``PlanError`` with one line
-that says what to fix. Nothing here talks to AWS, so a bad input never writes anything.
+Everything here reads files and returns data or raises ``PlanError`` with one line that says what to
+fix. Nothing here talks to AWS, so a bad input never writes anything. The plan lists the run's deploy
+targets, (account, region) pairs; ``plan_run`` is the ``deploy_plan`` module's service (plan, resume
+check, run id).
 """
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import os
-import re
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import CATALOG_NAME_PATTERN, catalog_product_name
+from ansible_collections.multiregion.serverless.plugins.module_utils import naming
+from ansible_collections.multiregion.serverless.plugins.module_utils.common import (
+    ACCOUNT_PATTERN,
+    BUCKET_PATTERN,
+    CATALOG_NAME_PATTERN,
+    REGION_PATTERN,
+    SSM_PREFIX_PATTERN,
+    STAGE_PATTERN,
+)
 
 try:
     import yaml
 except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
     yaml = None  # type: ignore
 
-# Commercial, GovCloud, China and ISO partitions: <area>-<direction>-<n> (e.g. us-east-1, ap-southeast-2,
-# us-gov-west-1, cn-north-1). A name of that shape that AWS does not have is still caught against the
-# stage's own list.
-REGION_PATTERN = re.compile(r"^(?:[a-z]{2}(?:-gov|-iso[a-z]?)?)-(?:north|south|east|west|central|northeast|northwest|southeast|southwest|mid|midwest)-\d{1,2}$")
-STAGE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
-BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-SSM_PREFIX_PATTERN = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
-RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
-
 PROJECT_FILE = "project.yml"
-LEDGER_FILE = "ledger.json"
 
 
 class PlanError(ValueError):
@@ -142,7 +141,7 @@ def check_stage(project: Dict[str, Any], stage: Any) -> Dict[str, Any]:
         raise PlanError(f"{what} artifact_bucket must be a name pattern containing {{region}}, got {bucket_pattern!r}")
     for region in regions:
         try:
-            bucket = bucket_pattern.format(region=region)
+            bucket = naming.artifact_bucket(bucket_pattern, region)
         except (KeyError, IndexError, ValueError):
             raise PlanError(f"{what} artifact_bucket may hold no placeholder but {{region}}, got {bucket_pattern!r}") from None
         if not BUCKET_PATTERN.match(bucket):
@@ -184,9 +183,10 @@ def discover_products(products_dir: str) -> List[str]:
     """
     if not os.path.isdir(products_dir):
         return []
-    products = sorted(name[: -len(".yml")] for name in os.listdir(products_dir) if name.endswith(".yml"))
+    suffix = naming.PRODUCT_DEFINITION_SUFFIX
+    products = sorted(name[: -len(suffix)] for name in os.listdir(products_dir) if name.endswith(suffix))
     for product in products:
-        definition = load_yaml_file(os.path.join(products_dir, f"{product}.yml"), f"product definition {product}.yml")
+        definition = load_yaml_file(naming.product_definition_path(products_dir, product), f"product definition {product}{suffix}")
         declared = definition.get("name", product) if isinstance(definition, dict) else product
         if declared != product:
             raise PlanError(
@@ -197,11 +197,11 @@ def discover_products(products_dir: str) -> List[str]:
 
 
 def catalog_names(stage: str, settings: Dict[str, Any], products: List[str]) -> Dict[str, str]:
-    """``{product: Service Catalog name}`` of the stage (stage_ownership.catalog_product_name), each name checked."""
+    """``{product: Service Catalog name}`` of the stage (naming.catalog_product_name), each name checked."""
     unknown = sorted(set(settings["product_names"]) - set(products))
     if unknown:
         raise PlanError(f"stage '{stage}' product_names names {', '.join(unknown)}, which is not a product (products: {', '.join(products) or 'none'})")
-    names = {product: catalog_product_name(product, stage, settings["product_names"]) for product in products}
+    names = {product: naming.catalog_product_name(product, stage, settings["product_names"]) for product in products}
     for product, name in names.items():
         if not CATALOG_NAME_PATTERN.match(name):
             raise PlanError(
@@ -215,9 +215,9 @@ def catalog_names(stage: str, settings: Dict[str, Any], products: List[str]) -> 
 def _collision(first: Tuple[str, Dict[str, Any]], second: Tuple[str, Dict[str, Any]], products: List[str]) -> Optional[str]:
     """What two stages would share that must be each stage's own, as the end of a sentence; None when nothing."""
     (name_a, a), (name_b, b) = first, second
-    buckets_a = {region: a["artifact_bucket_pattern"].format(region=region) for region in a["regions"]}
+    buckets_a = {region: naming.artifact_bucket(a["artifact_bucket_pattern"], region) for region in a["regions"]}
     for region in b["regions"]:
-        bucket = b["artifact_bucket_pattern"].format(region=region)
+        bucket = naming.artifact_bucket(b["artifact_bucket_pattern"], region)
         if bucket in buckets_a.values():
             return f"both use the artifact bucket {bucket} (key: stages.{name_b}.artifact_bucket)"
     if a["account_id"] != b["account_id"]:
@@ -253,15 +253,16 @@ def check_stage_collisions(project: Dict[str, Any], products: List[str]) -> None
 
 
 def check_run_id(run_id: Any) -> str:
-    if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
-        raise PlanError(f"resume must be a run id such as 20261123T120000Z-1a2b3c, got {run_id!r}")
+    """``run_id`` when it has the form of a run id (it becomes part of the ledger's path), else a PlanError."""
+    if not isinstance(run_id, str) or not naming.RUN_ID_PATTERN.match(run_id):
+        raise PlanError(f"resume must be a run id such as {naming.RUN_ID_EXAMPLE}, got {run_id!r}")
     return run_id
 
 
 def check_resume(runs_dir: str, run_id: Any, plan: Dict[str, Any]) -> List[str]:
     """The phases the run ``run_id`` finished, when its ledger is of this plan's stage, account and SSM prefix."""
     check_run_id(run_id)
-    path = os.path.join(runs_dir, run_id, LEDGER_FILE)
+    path = naming.ledger_path(runs_dir, run_id)
     try:
         with open(path, encoding="utf-8") as handle:
             run = json.load(handle).get("run") or {}
@@ -305,9 +306,28 @@ def build_plan(project_dir: str, stage: Any, regions: Any = None, inventory_regi
         "account_id": settings["account_id"],
         "regions": selected,
         "primary_region": settings["primary_region"],
-        "artifact_buckets": {region: settings["artifact_bucket_pattern"].format(region=region) for region in settings["regions"]},
+        "artifact_buckets": {region: naming.artifact_bucket(settings["artifact_bucket_pattern"], region) for region in settings["regions"]},
         "excluded_services": settings["excluded_services"],
         "ssm_prefix": settings["ssm_prefix"],
         "products": products,
+        "product_definitions": {product: naming.product_definition_path(project["products_dir"], product) for product in products},
         "catalog_names": names,
+        # The deploy targets of the run: (account, region) pairs; one account per stage today.
+        "targets": [{"account_id": settings["account_id"], "region": region} for region in selected],
     }
+
+
+def plan_run(project_dir: str, stage: Any, regions: Any = None, inventory_regions: Iterable[str] = (), resume: Optional[str] = None,
+             runs_dir: Optional[str] = None, moment: Optional[datetime.datetime] = None) -> Dict[str, Any]:
+    """The ``deploy_plan`` module's result: the checked plan, what the resumed run finished, and the run's id and start.
+
+    The run id is new (naming.new_run_id) unless ``resume`` names an earlier run of the same stage, whose ledger
+    in ``runs_dir`` (default ``<project_dir>/.deploy-runs``) says which phases it finished.
+    """
+    plan = build_plan(project_dir, stage, regions, inventory_regions)
+    plan["runs_dir"] = runs_dir or naming.default_runs_dir(plan["project_dir"])
+    resumed_phases: List[str] = []
+    if resume:
+        resumed_phases = check_resume(plan["runs_dir"], resume, plan)
+    moment = moment or naming.utc_now()
+    return {"plan": plan, "resumed_phases": resumed_phases, "run_id": resume or naming.new_run_id(moment), "started": naming.timestamp(moment)}

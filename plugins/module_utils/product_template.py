@@ -6,21 +6,24 @@
 The product template holds the product's ``parameters`` and one ``AWS::CloudFormation::Stack`` per nested
 stack, whose ``TemplateURL`` is the regional URL of that stack's published template. Those URLs end in
 content hashes, so the rendered template (canonical JSON) is byte-identical while no nested template
-changes and changes as soon as one does. Pure: dicts in, dict/bytes out.
+changes and changes as soon as one does. Pure (dicts in, dict/bytes out) but for ``render_products``, which
+loads the definitions, writes the rendered files and fingerprints each tree from the local files.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 try:
     import yaml
 except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
     yaml = None  # type: ignore
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.sls_template import canonical_json, sha256_bytes
+from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_template import local_fingerprint
+from ansible_collections.multiregion.serverless.plugins.module_utils.common import canonical_json, sha256_bytes, write_fresh_file
+from ansible_collections.multiregion.serverless.plugins.module_utils.naming import product_template_key
 
 NESTED_KINDS = ("service", "init")
 LOGICAL_ID_SUFFIX = {"service": "ServiceStack", "init": "InitStack"}
@@ -108,11 +111,6 @@ def render_product_template(product: Dict[str, Any], nested: Dict[Tuple[str, str
     return template
 
 
-def product_template_key(product: str, stage: str, template_sha256: str) -> str:
-    """``products/<product>/<stage>/<template sha256>.json``."""
-    return f"products/{product}/{stage}/{template_sha256}.json"
-
-
 def render_to_bytes(product: Dict[str, Any], nested: Dict[Tuple[str, str], Dict[str, Any]], stage: str,
                     excluded: Sequence[str] = ()) -> Tuple[Dict[str, Any], bytes, str, str]:
     """``(template, canonical bytes, sha256, S3 key)`` of the rendered product template."""
@@ -133,3 +131,44 @@ def nested_from_packages(packages: Sequence[Dict[str, Any]], url_of: Callable[[s
                 "path": package.get("template_path"),  # the local copy of what is published at url
             }
     return nested
+
+
+def render_products(
+    paths: Sequence[str],
+    nested: Dict[Tuple[str, str], Dict[str, Any]],
+    url_of: Callable[[str], str],
+    stage: str,
+    excluded: Sequence[str] = (),
+    output_dir: Optional[str] = None,
+) -> Tuple[Dict[str, Dict[str, Any]], List[Dict[str, Any]]]:
+    """``({name: {...}}, objects)``: each product definition at ``paths`` rendered, and the objects to publish
+    after the nested templates.
+
+    ``nested`` is ``nested_from_packages`` of the packages being published. Each rendered template is written to
+    ``<output_dir>/<product>/<sha256>.json``; without ``output_dir`` (check mode) it is rendered in memory only
+    and its object has no ``path``.
+    """
+    files_by_url = {value["url"]: value["path"] for value in nested.values() if value["path"]}
+    rendered: Dict[str, Dict[str, Any]] = {}
+    objects: List[Dict[str, Any]] = []
+    for definition in paths:
+        product = load_product(definition)
+        template, body, digest, key = render_to_bytes(product, nested, stage, excluded)
+        entry: Dict[str, Any] = {
+            "key": key,
+            "url": url_of(key),
+            "sha256": digest,
+            "nested_template_urls": {logical: resource["Properties"]["TemplateURL"] for logical, resource in template["Resources"].items()},
+            "fingerprint": None,
+        }
+        tree = local_fingerprint(template, files_by_url, key)
+        if tree:
+            entry["fingerprint"] = tree[0]
+        path = None
+        if output_dir is not None:
+            path = entry["path"] = os.path.join(output_dir, product["name"], f"{digest}.json")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            write_fresh_file(path, body)
+        objects.append({"key": key, "path": path, "sha256": digest})
+        rendered[product["name"]] = entry
+    return rendered, objects

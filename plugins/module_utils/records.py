@@ -13,26 +13,16 @@ then ends ``SUCCEEDED`` or ``FAILED``. ``DescribeRecord`` is the only way to fol
   then a backoff from ``delay`` by x1.5 up to ``max_delay``; a record older than ``timeout`` is given up on.
 * ``wait_for_record`` follows one record (the validate phase); the rollout follows many at once with the
   same policy (``rollout.RolloutRunner``).
-* ``CatalogCalls`` is the thin boto3 side both phases share: provision, update, terminate, describe a record,
-  list provisioned products; every AWS error becomes ``ApiCallFailed`` with a one-line message.
-  SearchProvisionedProducts and DescribeRecord have no botocore paginator, so ``all_pages`` follows their
-  page tokens (each page under the client's retry).
+
+Pure: the calls themselves (DescribeRecord with all its output pages) are ``aws_api.ServiceCatalogApi``'s.
 """
 
 from __future__ import annotations
 
-import functools
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
-
-from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import ProductDirectory
-from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import (
-    BotoCoreError,
-    ClientError,
-    aws_error_message,
-)
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 SUCCEEDED = "SUCCEEDED"
 FAILED = "FAILED"
@@ -41,12 +31,6 @@ STACK_ARN_OUTPUT = "CloudformationStackARN"
 BACKOFF_FACTOR = 1.5
 # The learned first-poll delay only looks at the latest finished records, so it follows a change of pace.
 LEARNING_WINDOW = 16
-SEARCH_PAGE_SIZE = 100  # the largest SearchProvisionedProducts accepts
-RECORD_PAGE_SIZE = 20  # the largest DescribeRecord accepts
-
-
-class ApiCallFailed(Exception):
-    """An AWS call failed after its retries; the message is one line naming call, region and resource."""
 
 
 class RecordTimeout(Exception):
@@ -168,109 +152,3 @@ def wait_for_record(
         running_at = clock() - started
         interval = policy.next_delay(interval)
         wait = interval
-
-
-def all_pages(call: Callable[..., Mapping[str, Any]], result_key: str, **kwargs: Any) -> Iterator[Any]:
-    """Every item under ``result_key`` over all pages of a PageToken/NextPageToken operation."""
-    token = None
-    while True:
-        request = dict(kwargs)
-        if token:
-            request["PageToken"] = token
-        response = call(**request)
-        yield from response.get(result_key) or []
-        token = response.get("NextPageToken")
-        if not token:
-            return
-
-
-class CatalogCalls:
-    """Service Catalog calls of one region, through a client made by ``aws_client`` (retrying on ``aws_retry``)."""
-
-    def __init__(self, client: Any, region: Optional[str]) -> None:
-        self.client = client
-        self.region = region
-        # Products are found by exact name (once listed) and checked against their owner stage.
-        self.products = ProductDirectory(self.call, region or "")
-
-    def call(self, operation: str, resource: str, **kwargs: Any) -> Any:
-        method = getattr(self.client, _snake(operation))
-        try:
-            return method(aws_retry=True, **kwargs)
-        except (BotoCoreError, ClientError) as exc:
-            raise ApiCallFailed(aws_error_message(exc, operation, self.region, resource)) from exc
-
-    def describe_record(self, record_id: str) -> RecordState:
-        """The record with all its outputs (one call unless it has more than a page of outputs)."""
-        resource = f"record {record_id}"
-        first = self.call("DescribeRecord", resource, Id=record_id, PageSize=RECORD_PAGE_SIZE)
-        outputs = list(first.get("RecordOutputs") or [])
-        if first.get("NextPageToken"):
-            call = functools.partial(self.call, "DescribeRecord", resource)
-            outputs.extend(all_pages(call, "RecordOutputs", Id=record_id, PageSize=RECORD_PAGE_SIZE, PageToken=first["NextPageToken"]))
-        return RecordState.from_response({"RecordDetail": first.get("RecordDetail") or {}, "RecordOutputs": outputs})
-
-    def search_provisioned_products(self, product_id: str, product: str) -> List[Dict[str, Any]]:
-        """Every provisioned product of ``product_id`` in the account (not only the caller's)."""
-        call = functools.partial(self.call, "SearchProvisionedProducts", f"product {product} ({product_id})")
-        return list(
-            all_pages(
-                call,
-                "ProvisionedProducts",
-                AccessLevelFilter={"Key": "Account", "Value": "self"},
-                Filters={"SearchQuery": [f"productId:{product_id}"]},
-                SortBy="name",
-                PageSize=SEARCH_PAGE_SIZE,
-            )
-        )
-
-    def update(self, tenant_id: str, tenant_name: str, product_id: str, artifact_id: str, parameters: List[Dict[str, Any]], token: str) -> str:
-        response = self.call(
-            "UpdateProvisionedProduct",
-            f"provisioned product {tenant_name} ({tenant_id})",
-            ProvisionedProductId=tenant_id,
-            ProductId=product_id,
-            ProvisioningArtifactId=artifact_id,
-            ProvisioningParameters=parameters,
-            UpdateToken=token,
-        )
-        return str(response["RecordDetail"]["RecordId"])
-
-    def provision(self, name: str, product_id: str, artifact_id: str, parameters: List[Dict[str, Any]], tags: List[Dict[str, str]], token: str) -> str:
-        response = self.call(
-            "ProvisionProduct",
-            f"provisioned product {name}",
-            ProvisionedProductName=name,
-            ProductId=product_id,
-            ProvisioningArtifactId=artifact_id,
-            ProvisioningParameters=parameters,
-            Tags=tags,
-            ProvisionToken=token,
-        )
-        return str(response["RecordDetail"]["RecordId"])
-
-    def terminate(self, name: str, token: str, ignore_errors: bool = False) -> str:
-        response = self.call(
-            "TerminateProvisionedProduct",
-            f"provisioned product {name}",
-            ProvisionedProductName=name,
-            TerminateToken=token,
-            IgnoreErrors=ignore_errors,
-        )
-        return str(response["RecordDetail"]["RecordId"])
-
-
-def parameter_reader(ssm_client: Any, region: Optional[str]) -> Callable[[str], str]:
-    """A function reading one SSM parameter's value; ApiCallFailed (naming the parameter) when it cannot."""
-
-    def read(name: str) -> str:
-        try:
-            return str(ssm_client.get_parameter(Name=name, aws_retry=True)["Parameter"]["Value"])
-        except (BotoCoreError, ClientError) as exc:
-            raise ApiCallFailed(aws_error_message(exc, "GetParameter", region, name)) from exc
-
-    return read
-
-
-def _snake(operation: str) -> str:
-    return "".join(f"_{char.lower()}" if char.isupper() else char for char in operation).lstrip("_")

@@ -18,7 +18,8 @@
   group has finished, so a canary group's failure stops the rest before they start.
 
 The runner calls AWS only through the ``RolloutApi`` it is handed, so it runs the same against boto3 and
-against the fakes of the unit tests (with a fake clock).
+against the fakes of the unit tests (with a fake clock). The walk that feeds it (targets, tenants, versions,
+plan, run, summary) is ``rollout_service.py``'s.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.catalog import default_latest_id_parameter
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import AwsApiError
+from ansible_collections.multiregion.serverless.plugins.module_utils.naming import latest_id_parameter
 from ansible_collections.multiregion.serverless.plugins.module_utils.records import FAILED as RECORD_FAILED
-from ansible_collections.multiregion.serverless.plugins.module_utils.records import ApiCallFailed, PollPolicy, RecordState
-from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import OwnershipError
+from ansible_collections.multiregion.serverless.plugins.module_utils.records import PollPolicy, RecordState
+from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import OwnershipError, ProductDirectory
 
 # Per-tenant outcomes. ``updated``/``already_current``/``failed`` are what the run ledger counts.
 UPDATED = "updated"
@@ -93,6 +95,17 @@ class Tenant:
 
 
 @dataclass(frozen=True)
+class TargetOptions:
+    """Where a product's target version comes from: the options ``stage``, ``ssm_prefix``, ``ssm_parameter`` and
+    ``target_version`` of the rollout and the validation (arg_specs.STAGE_ARG_SPEC, TARGET_ARG_SPEC)."""
+
+    stage: Optional[str] = None
+    ssm_prefix: Optional[str] = None
+    ssm_parameter: Optional[str] = None
+    target_version: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class Target:
     """The version a product's tenants go to."""
 
@@ -144,26 +157,20 @@ def resolve_version(summaries: Sequence[Mapping[str, Any]], wanted: str, product
     raise RolloutError(f"product {product} has no version {wanted!r} (versions: {known})")
 
 
-def resolve_target(
-    calls: Any,
-    read_parameter: Callable[[str], str],
-    wanted: str,
-    target_version: Optional[str] = None,
-    parameter: Optional[str] = None,
-    ssm_prefix: Optional[str] = None,
-    stage: Optional[str] = None,
-) -> Target:
-    """The Target of product ``wanted`` (a name or ``prod-`` id): ``target_version``, else the id in SSM.
+def resolve_target(directory: ProductDirectory, read_parameter: Callable[[str], str], wanted: str, options: TargetOptions) -> Target:
+    """The Target of product ``wanted`` (a name or ``prod-`` id): ``options.target_version``, else the id in SSM
+    (``options.ssm_parameter``, else the one named after ``options.ssm_prefix``).
 
-    ``calls`` is a ``records.CatalogCalls`` (its product directory finds the product); ``read_parameter`` reads an
-    SSM value. With ``stage``, a product that stage does not own is refused (stage_ownership.py).
+    ``directory`` finds the product; ``read_parameter`` reads an SSM value (``aws_api.SsmApi.read_value``). With
+    ``options.stage``, a product that stage does not own is refused (stage_ownership.py).
     """
+    target_version, parameter, ssm_prefix = options.target_version, options.ssm_parameter, options.ssm_prefix
     try:
-        answer = calls.products.describe(wanted, stage)
+        answer = directory.describe(wanted, options.stage)
     except OwnershipError as exc:
         raise RolloutError(str(exc)) from None
     if answer is None:
-        raise RolloutError(f"product {wanted} does not exist in {calls.region}")
+        raise RolloutError(f"product {wanted} does not exist in {directory.region}")
     summary = answer["ProductViewDetail"]["ProductViewSummary"]
     product_id, name = summary["ProductId"], summary["Name"]
     versions = answer.get("ProvisioningArtifactSummaries") or []
@@ -173,7 +180,7 @@ def resolve_target(
     if not parameter:
         if not ssm_prefix:
             raise RolloutError("the target needs target_version, ssm_parameter or ssm_prefix")
-        parameter = default_latest_id_parameter(ssm_prefix, name)
+        parameter = latest_id_parameter(ssm_prefix, name)
     value = read_parameter(parameter).strip()
     try:
         artifact_id, version = resolve_version(versions, value, name)
@@ -358,7 +365,7 @@ def summarize(results: Iterable[TenantResult]) -> Dict[str, int]:
 
 
 class RolloutApi:
-    """What the runner needs from AWS; both raise ApiCallFailed with a one-line reason."""
+    """What the runner needs from AWS; both raise AwsApiError with a one-line reason."""
 
     def start_update(self, update: PlannedUpdate) -> str:  # pragma: no cover - interface
         raise NotImplementedError
@@ -457,7 +464,7 @@ class RolloutRunner:
                 before = self.clock()
                 try:
                     record_id = self.api.start_update(update)
-                except ApiCallFailed as exc:
+                except AwsApiError as exc:
                     finish(update.result(FAILED, error=str(exc), duration=self.clock() - before), update.group)
                     continue
                 # Timed from the answer: the record is due record-duration after AWS received the call.
@@ -475,7 +482,7 @@ class RolloutRunner:
                 polls += 1
                 try:
                     state = self.api.describe_record(flight.record_id)
-                except ApiCallFailed as exc:
+                except AwsApiError as exc:
                     state = None
                     error = str(exc)
                 seen = self.clock()
@@ -514,24 +521,25 @@ class RolloutRunner:
 
 
 class CatalogRolloutApi(RolloutApi):
-    """The runner's AWS side: UpdateProvisionedProduct and DescribeRecord through ``records.CatalogCalls``."""
+    """The runner's AWS side: UpdateProvisionedProduct and DescribeRecord through an ``aws_api.ServiceCatalogApi``."""
 
-    def __init__(self, calls: Any) -> None:
-        self.calls = calls
+    def __init__(self, catalog: Any) -> None:
+        self.catalog = catalog
 
     def start_update(self, update: PlannedUpdate) -> str:
         tenant = update.tenant
-        return self.calls.update(
-            tenant.id,
-            tenant.name,
-            update.target.product_id,
-            update.target.artifact_id,
-            update.provisioning_parameters(),
-            update_token(tenant.id, tenant.last_record_id, update.target.artifact_id),
+        return self.catalog.record_of(
+            "UpdateProvisionedProduct",
+            f"provisioned product {tenant.name} ({tenant.id})",
+            ProvisionedProductId=tenant.id,
+            ProductId=update.target.product_id,
+            ProvisioningArtifactId=update.target.artifact_id,
+            ProvisioningParameters=update.provisioning_parameters(),
+            UpdateToken=update_token(tenant.id, tenant.last_record_id, update.target.artifact_id),
         )
 
     def describe_record(self, record_id: str) -> RecordState:
-        return self.calls.describe_record(record_id)
+        return self.catalog.describe_record(record_id)
 
 
 # ------------------------------------------------------------------------------------------------- planning

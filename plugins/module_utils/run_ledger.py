@@ -3,26 +3,36 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The run ledger (JSON, one per run id) and the human report made from it.
 
-The ledger holds one entry per service x region (packaging), product x region (version decision),
-product x region (validation) and tenant (rollout), each with its status and times. A resumed run
-keeps its run id and merges: what the new attempt did replaces the old entry of the same key, the
-rest is carried over, so the ledger always says the latest word on every item.
+The ledger holds one entry per service x target (packaging), product x target (version decision),
+product x target (validation) and tenant (rollout), each with its status and times. A deploy target is
+an (account, region) pair: every entry carries both (one account per stage today). A resumed run keeps its
+run id and merges: what the new attempt did replaces the old entry of the same key, the rest is carried
+over, so the ledger always says the latest word on every item.
+
+``settle_run`` completes the run record from what the targets returned (status, error, the phases every
+target finished); ``entries_from_target_results`` turns the phase roles' result facts into entries.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, Iterable, List, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
+from ansible_collections.multiregion.serverless.plugins.module_utils.naming import timestamp
 
 LEDGER_VERSION = 1
 PHASES = ("packaging", "catalog", "validation", "rollout")
+# The playbook's phases, in order (what ``phases_done`` lists).
+RUN_PHASES = ("package", "catalog", "validate", "rollout")
 
-# The identity of an entry within its phase: a newer entry with the same key replaces an older one.
+# The deploy target an entry belongs to, then the item within the phase: a newer entry with the same key
+# replaces an older one.
+TARGET_KEYS = ("account_id", "region")
 ENTRY_KEYS: Dict[str, Tuple[str, ...]] = {
-    "packaging": ("region", "service"),
-    "catalog": ("region", "product"),
-    "validation": ("region", "product"),
-    "rollout": ("region", "product", "tenant_id"),
+    "packaging": TARGET_KEYS + ("service",),
+    "catalog": TARGET_KEYS + ("product",),
+    "validation": TARGET_KEYS + ("product",),
+    "rollout": TARGET_KEYS + ("product", "tenant_id"),
 }
 
 # Which statuses count as what, for the report and for set_stats.
@@ -62,6 +72,9 @@ def build_ledger(
     }
     old_entries = (previous or {}).get("entries", {})
     if previous:
+        # Entries of ledgers written before the account was recorded belong to the run's account.
+        account = previous.get("run", {}).get("account_id") or run.get("account_id")
+        old_entries = {phase: [_with_account(entry, account) for entry in items] for phase, items in old_entries.items()}
         ledger["attempts"] = int(previous.get("attempts", 1)) + 1
         ledger["run"]["first_started"] = previous.get("run", {}).get("first_started") or previous.get("run", {}).get("started")
         done_before = set(previous.get("run", {}).get("phases_done", []))
@@ -71,9 +84,37 @@ def build_ledger(
     return ledger
 
 
+def _with_account(entry: Dict[str, Any], account: Optional[str]) -> Dict[str, Any]:
+    if entry.get("account_id") is not None or not account:
+        return entry
+    return {"account_id": account, **entry}
+
+
 def _phase_order(name: str) -> int:
-    order = ["package", "catalog", "validate", "rollout"]
-    return order.index(name) if name in order else len(order)
+    return RUN_PHASES.index(name) if name in RUN_PHASES else len(RUN_PHASES)
+
+
+def settle_run(run: Mapping[str, Any], target_results: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
+    """The run record with what was not given taken from the targets' results (``target_results`` values:
+    ``phases_done``, ``rollout_failed``, ``error`` besides the phases' results):
+
+    * ``phases_done``: the phases every target finished (a resume must redo a target's failed rollout even
+      though the others finished theirs);
+    * ``status``: failed when a target's rollout failed, else succeeded;
+    * ``error``: when failed, the targets' errors joined by ``; `` (``failed`` when none says more);
+    * ``finished``: now.
+    """
+    settled = dict(run)
+    targets = [value or {} for value in (target_results or {}).values()]
+    if settled.get("phases_done") is None:
+        settled["phases_done"] = [phase for phase in RUN_PHASES if all(phase in (target.get("phases_done") or []) for target in targets)]
+    if not settled.get("status"):
+        settled["status"] = "failed" if any(target.get("rollout_failed") for target in targets) else "succeeded"
+    if settled["status"] == "failed" and settled.get("error") is None:
+        settled["error"] = "; ".join(str(target["error"]) for target in targets if target.get("error")) or "failed"
+    if not settled.get("finished"):
+        settled["finished"] = timestamp()
+    return settled
 
 
 def totals(entries: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Dict[str, int]]:
@@ -159,7 +200,7 @@ def failures(ledger: Dict[str, Any]) -> List[str]:
     for phase in PHASES:
         for entry in ledger["entries"].get(phase, []):
             if entry.get("status") in FAILED:
-                what = ", ".join(str(entry[field]) for field in ENTRY_KEYS[phase][1:] if entry.get(field) is not None)
+                what = ", ".join(str(entry[field]) for field in ENTRY_KEYS[phase][len(TARGET_KEYS):] if entry.get(field) is not None)
                 lines.append(f"{phase} {entry.get('region')} {what}: {entry.get('error') or 'failed'}")
     return lines
 
@@ -219,7 +260,7 @@ def _service_of_key(key: str) -> str:
     return parts[1] if len(parts) > 2 and parts[0] in ("serverless", "init") else ""
 
 
-def package_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]]:
+def package_entries(target: Mapping[str, Any], results: Dict[str, Any]) -> List[Dict[str, Any]]:
     packaged = set(results.get("packaged") or [])
     cached = set(results.get("cached") or [])
     uploads: Dict[str, int] = {}
@@ -233,7 +274,7 @@ def package_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]
             status = "packaged" if name in packaged else "cached" if name in cached else info.get("status", "skipped")
             entries.append(
                 {
-                    "region": region,
+                    **target,
                     "service": name,
                     "kind": "init" if kind == "init_stacks" else "service",
                     "status": status,
@@ -246,7 +287,7 @@ def package_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]
     return entries
 
 
-def catalog_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]]:
+def catalog_entries(target: Mapping[str, Any], results: Dict[str, Any]) -> List[Dict[str, Any]]:
     entries = []
     for name, info in sorted((results.get("products") or {}).items()):
         info = info or {}
@@ -258,7 +299,7 @@ def catalog_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]
             status = "unchanged"
         entries.append(
             {
-                "region": region,
+                **target,
                 "product": name,
                 "status": status,
                 "changed": bool(info.get("changed")),
@@ -271,11 +312,11 @@ def catalog_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]
     return entries
 
 
-def validation_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]]:
+def validation_entries(target: Mapping[str, Any], results: Dict[str, Any]) -> List[Dict[str, Any]]:
     """``validate_results``: ``{region, products: [{product, status, version, name, error, ...}]}``."""
     return [
         {
-            "region": region,
+            **target,
             "product": item.get("product"),
             "status": item.get("status"),
             "changed": True,
@@ -288,11 +329,11 @@ def validation_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, A
     ]
 
 
-def rollout_entries(region: str, results: Dict[str, Any]) -> List[Dict[str, Any]]:
+def rollout_entries(target: Mapping[str, Any], results: Dict[str, Any]) -> List[Dict[str, Any]]:
     """``rollout_results``: ``{region, failed, tenants: [{name, id, product, from_*, to_*, status, ...}]}``."""
     return [
         {
-            "region": region,
+            **target,
             "product": tenant.get("product"),
             "tenant_id": tenant.get("id"),
             "tenant": tenant.get("name"),
@@ -316,12 +357,21 @@ ADAPTERS = {
 }
 
 
-def entries_from_region_results(region_results: Dict[str, Dict[str, Any]]) -> Dict[str, List[Dict[str, Any]]]:
-    """Ledger entries of every phase from ``{region: {package: ..., catalog: ..., validate: ..., rollout: ...}}``."""
+def target_of(region: str, results: Optional[Mapping[str, Any]], account_id: Optional[str] = None) -> Dict[str, Any]:
+    """The deploy target ``{account_id, region}`` of one region's results (their account, else the run's)."""
+    return {"account_id": (results or {}).get("account_id") or account_id, "region": region}
+
+
+def entries_from_target_results(target_results: Mapping[str, Mapping[str, Any]], account_id: Optional[str] = None) -> Dict[str, List[Dict[str, Any]]]:
+    """Ledger entries of every phase from ``{region: {account_id, package: ..., catalog: ..., validate: ..., rollout: ...}}``.
+
+    Each entry names its target: the results' ``account_id``, else ``account_id`` (the run's).
+    """
     entries: Dict[str, List[Dict[str, Any]]] = {phase: [] for phase in PHASES}
-    for region, phases in sorted((region_results or {}).items()):
+    for region, phases in sorted((target_results or {}).items()):
+        target = target_of(region, phases, account_id)
         for phase, (result_key, adapter) in ADAPTERS.items():
             results = (phases or {}).get(result_key)
             if isinstance(results, dict):
-                entries[phase].extend(adapter(region, results))
+                entries[phase].extend(adapter(target, results))
     return entries

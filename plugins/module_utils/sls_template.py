@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import collections
 import datetime
-import hashlib
 import json
 import os
 import re
@@ -38,6 +37,9 @@ import stat
 import zipfile
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.multiregion.serverless.plugins.module_utils.common import canonical_json, sha256_bytes
+from ansible_collections.multiregion.serverless.plugins.module_utils.naming import artifact_key
+
 UPDATE_TEMPLATE_FILE = "cloudformation-template-update-stack.json"
 STATE_FILE = "serverless-state.json"
 
@@ -45,7 +47,6 @@ STATE_FILE = "serverless-state.json"
 TIMESTAMP_FOLDER = r"\d{10,14}-\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
 TIMESTAMPED_KEY = re.compile(rf"^(?P<prefix>.+)/(?P<stamp>{TIMESTAMP_FOLDER})/(?P<name>[^/]+)$")
 
-CONTENT_HASH_LENGTH = 16
 FUNCTION_TYPES = ("AWS::Lambda::Function", "AWS::Serverless::Function")
 LAYER_TYPE = "AWS::Lambda::LayerVersion"
 VERSION_TYPE = "AWS::Lambda::Version"
@@ -88,18 +89,6 @@ class TemplateError(ValueError):
     """The packaged output is not what the packager should have written; the message says what is wrong."""
 
 
-def sha256_file(path: str, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def read_template(path: str) -> Dict[str, Any]:
     """The CloudFormation template at ``path`` as a dict, or a TemplateError naming the file."""
     if not os.path.isfile(path):
@@ -112,11 +101,6 @@ def read_template(path: str) -> Dict[str, Any]:
     if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
         raise TemplateError(f"packaged template has no Resources mapping: {path}")
     return template
-
-
-def canonical_json(document: Any) -> bytes:
-    """The one byte form every template is written and hashed in (sorted keys, 2-space indent, final newline)."""
-    return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def _walk_strings(node: Any, path: Tuple[Any, ...] = ()) -> Iterator[Tuple[Tuple[Any, ...], str]]:
@@ -141,21 +125,6 @@ def timestamped_artifact_keys(template: Dict[str, Any]) -> Dict[str, Dict[str, s
         if match and match.group("name").endswith(".zip"):
             found[value] = {"prefix": match.group("prefix"), "name": match.group("name")}
     return found
-
-
-def content_addressed_key(prefix: str, zip_sha256: str, zip_name: str) -> str:
-    """``<prefix>/<first 16 hex of the ZIP's sha256>/<zip name>``."""
-    return f"{prefix}/{zip_sha256[:CONTENT_HASH_LENGTH]}/{zip_name}"
-
-
-def service_template_key(prefix: str, template_sha256: str) -> str:
-    """``serverless/<service>/<stage>/templates/<template sha256>.json``."""
-    return f"{prefix}/templates/{template_sha256}.json"
-
-
-def init_template_key(stack: str, stage: str, template_sha256: str) -> str:
-    """``init/<stack>/<stage>/<template sha256>.json``."""
-    return f"init/{stack}/{stage}/{template_sha256}.json"
 
 
 def _map_strings(node: Any, change: Callable[[str], str], keys: bool = False) -> Any:
@@ -186,7 +155,7 @@ def make_content_addressed(template: Dict[str, Any], zip_sha256_by_name: Dict[st
         name = parts["name"]
         if name not in zip_sha256_by_name:
             raise TemplateError(f"the template names S3 key {key} but the packaged output has no {name}")
-        new_key = content_addressed_key(parts["prefix"], zip_sha256_by_name[name], name)
+        new_key = artifact_key(parts["prefix"], zip_sha256_by_name[name], name)
         previous = keys_by_zip.get(name)
         if previous is not None and previous != new_key:
             raise TemplateError(f"{name} is named under two different prefixes ({previous}, {new_key})")

@@ -13,14 +13,15 @@ Two things together (docs/project-layout.md, "Stages own their products"):
   rule) or with another stage's tag is refused with the one command that adopts it explicitly; a name that
   matches two products is refused too. Nothing is renamed or re-tagged silently.
 
-The lookup goes through a ``call(operation, resource, **kwargs)`` function (records.CatalogCalls.call or the
-catalog versioner's), so it serves the catalog, validate and rollout phases alike.
+``ProductDirectory`` is the one product lookup (by exact name or ``prod-`` id) of the catalog, validate and
+rollout phases. It goes through the Service Catalog access layer (``aws_api.ServiceCatalogApi``): the region's
+products are listed once per module call with botocore's ``SearchProductsAsAdmin`` paginator.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 STAGE_TAG_KEY = "multiregion:stage"
 # What a Service Catalog product name may be here: it is also a level of the stage's SSM parameter names
@@ -28,8 +29,6 @@ STAGE_TAG_KEY = "multiregion:stage"
 CATALOG_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 PRODUCT_ID_PATTERN = re.compile(r"^prod-[a-z0-9]{6,}$")
 SEARCH_PAGE_SIZE = 100  # the largest SearchProductsAsAdmin accepts
-
-Call = Callable[..., Mapping[str, Any]]
 
 
 class OwnershipError(ValueError):
@@ -89,27 +88,22 @@ def matching_products(rows: Sequence[Mapping[str, Any]], name: str) -> List[Mapp
 
 
 class ProductDirectory:
-    """Finds products of one region by exact name or id, listing the region's products once per module call."""
+    """Finds products of one region by exact name or id, listing the region's products once per module call.
 
-    def __init__(self, call: Call, region: str) -> None:
-        self._call = call
-        self.region = region
+    ``api`` is an ``aws_api.ServiceCatalogApi`` (its ``paginate`` and ``call``).
+    """
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
+        self.region = api.region or ""
         self._rows: Optional[List[Mapping[str, Any]]] = None
 
     def _all_rows(self) -> List[Mapping[str, Any]]:
         if self._rows is None:
-            rows: List[Mapping[str, Any]] = []
-            token = None
-            while True:
-                kwargs: Dict[str, Any] = {"PageSize": SEARCH_PAGE_SIZE, "SortBy": "Title"}
-                if token:
-                    kwargs["PageToken"] = token
-                answer = self._call("SearchProductsAsAdmin", f"products of {self.region}", **kwargs)
-                rows.extend(answer.get("ProductViewDetails") or [])
-                token = answer.get("NextPageToken")
-                if not token:
-                    break
-            self._rows = rows
+            listing = self.api.paginate(
+                "SearchProductsAsAdmin", f"products of {self.region}", SortBy="Title", PaginationConfig={"PageSize": SEARCH_PAGE_SIZE}
+            )
+            self._rows = list(listing.get("ProductViewDetails") or [])
         return self._rows
 
     def forget(self) -> None:
@@ -135,6 +129,8 @@ class ProductDirectory:
                     f"--id {ids[-1]} --name {wanted}-retired --region {self.region}"
                 )
             product_id = str(found[0]["ProductId"])
-        answer = self._call("DescribeProductAsAdmin", f"product {wanted}", Id=product_id)
+        answer = self.api.call("DescribeProductAsAdmin", f"product {wanted}", missing_ok=True, Id=product_id)
+        if answer is None:
+            return None
         check_owner(answer, stage, self.region)
         return answer

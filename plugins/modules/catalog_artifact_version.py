@@ -33,7 +33,10 @@ description:
     stage's, and a name that matches two products, are refused with the command that adopts the product explicitly.
   - Refused before anything is written, with one line each, an unknown product (unless I(create_missing_product)),
     a template that is not valid JSON/YAML CloudFormation, a template or nested template in a bucket not owned by
-    I(expected_bucket_owner), and an SSM parameter name that is not a valid path.
+    I(expected_bucket_owner) (checked with C(HeadBucket) first; without I(expected_bucket_owner), bucket ownership is
+    not checked), and an SSM parameter name that is not a valid path.
+  - With I(product), one of I(ssm_parameter) and I(ssm_prefix) is required.
+  - The work is done by C(plugins/module_utils/catalog_service.py) (C(version_products)).
 author:
   - multiregion.serverless maintainers (!UNKNOWN)
 options:
@@ -43,16 +46,6 @@ options:
       - Give either I(product) (with I(ssm_parameter) or I(ssm_prefix), and one of I(template_url) and I(template_path))
         or I(products).
       - A name must match exactly one product of the region.
-    type: str
-  stage:
-    description:
-      - The stage that owns the product(s) (see the description). Without it, ownership is not checked and created
-        products get no stage tag; the catalog role always sets it.
-    type: str
-  ssm_prefix:
-    description:
-      - The stage's SSM prefix; a product whose I(ssm_parameter) is not given keeps its latest version id in
-        C(<ssm_prefix>/products/<product>/latest-artifact-id).
     type: str
   products:
     description:
@@ -65,33 +58,33 @@ options:
     elements: dict
     suboptions:
       product:
-        description: As I(product).
+        description: The product's name or id, as I(product).
         type: str
         required: true
       template_url:
-        description: As I(template_url) (required in an entry).
+        description: Where its new template is published (required in an entry), as I(template_url).
         type: str
         required: true
       template_fingerprint:
-        description: As I(template_fingerprint).
+        description: The fingerprint of that template tree, as I(template_fingerprint).
         type: str
       ssm_parameter:
-        description: As I(ssm_parameter); defaults to the one named after I(ssm_prefix).
+        description: Its latest-id parameter; defaults to the one named after I(ssm_prefix).
         type: str
       version_counter_parameter:
-        description: As I(version_counter_parameter).
+        description: Its high-water mark, as I(version_counter_parameter).
         type: str
       product_owner:
-        description: As I(product_owner).
+        description: The owner of the product if it is created, as I(product_owner).
         type: str
       product_description:
-        description: As I(product_description).
+        description: As I(product_description), for a created product.
         type: str
       product_distributor:
-        description: As I(product_distributor).
+        description: Its distributor when created.
         type: str
       product_support_email:
-        description: As I(product_support_email).
+        description: Where its users get support (a created product's I(product_support_email)).
         type: str
   template_url:
     description:
@@ -122,19 +115,6 @@ options:
     type: str
   template_key_prefix:
     description: The key prefix for an uploaded I(template_path). Defaults to C(products/<product>).
-    type: str
-  expected_bucket_owner:
-    description:
-      - The account id that must own every bucket a template is read from or written to (the stage's account).
-      - Checked with C(HeadBucket) and sent as C(ExpectedBucketOwner) on every S3 call, before anything is written.
-      - When omitted, bucket ownership is not checked.
-    type: str
-  ssm_parameter:
-    description:
-      - The SSM parameter that holds the id of the product's latest version, for example
-        C(/multiregion/dev/products/platform-core/latest-artifact-id).
-      - A path of at most 1011 characters and 15 levels, from C(a-z A-Z 0-9 _ . - /), not under C(/aws) or C(/ssm).
-      - With I(product), either this or I(ssm_prefix) is required.
     type: str
   version_counter_parameter:
     description:
@@ -184,11 +164,8 @@ options:
     description: In diff mode, each side of the template diff is cut to this many characters, with a marker.
     type: int
     default: 65536
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-  - multiregion.serverless.aws
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  multiregion.serverless.aws, multiregion.serverless.stage, multiregion.serverless.bucket_owner]
 attributes:
   check_mode:
     support: full
@@ -356,46 +333,21 @@ products:
   sample: [{product_name: platform-core, artifact_name: V13, version_created: true, changed: true}]
 """
 
-import functools
+from ansible_collections.multiregion.serverless.plugins.module_utils.arg_specs import STAGE_ARG_SPEC, merged
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import AwsApis
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import create_aws_module
+from ansible_collections.multiregion.serverless.plugins.module_utils.catalog_service import PER_PRODUCT_ONLY, PER_PRODUCT_OPTIONS, version_products
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import (
-    aws_client,
-    aws_error_message,
-    create_aws_module,
-    fail_aws,
-)
-from ansible_collections.multiregion.serverless.plugins.module_utils.catalog import CatalogError, default_latest_id_parameter
-from ansible_collections.multiregion.serverless.plugins.module_utils.catalog_versioner import (
-    AwsCallError,
-    CatalogRequest,
-    CatalogVersioner,
-)
-from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_template import TemplateError
-
-PER_PRODUCT_OPTIONS = dict(
-    product=dict(type="str", required=True),
-    template_url=dict(type="str", required=True),
-    template_fingerprint=dict(type="str"),
-    ssm_parameter=dict(type="str"),
-    version_counter_parameter=dict(type="str"),
-    product_owner=dict(type="str"),
-    product_description=dict(type="str"),
-    product_distributor=dict(type="str"),
-    product_support_email=dict(type="str"),
-)
-
-ARGUMENT_SPEC = dict(
+ARGUMENT_SPEC = merged(
+    STAGE_ARG_SPEC,
     product=dict(type="str"),
     products=dict(type="list", elements="dict", options=PER_PRODUCT_OPTIONS),
-    stage=dict(type="str"),
-    ssm_prefix=dict(type="str"),
     template_url=dict(type="str"),
     template_path=dict(type="path"),
     template_fingerprint=dict(type="str"),
     template_bucket=dict(type="str"),
     template_key_prefix=dict(type="str", no_log=False),
     expected_bucket_owner=dict(type="str"),
-    ssm_parameter=dict(type="str"),
     version_counter_parameter=dict(type="str"),
     version_scheme=dict(type="str", default="V<n>"),
     description=dict(type="str"),
@@ -409,114 +361,18 @@ ARGUMENT_SPEC = dict(
     keep_active_versions=dict(type="int"),
     diff_max_chars=dict(type="int", default=65536),
 )
-# With products, these come from each entry (local template files are for a single product only).
-PER_PRODUCT_ONLY = tuple(PER_PRODUCT_OPTIONS) + ("template_path", "template_bucket", "template_key_prefix")
-
-
-def catalog_request(module, entry) -> CatalogRequest:
-    """The request of one product: ``entry`` (a product's own options) over the module's shared options."""
-    params = dict(module.params, **{key: value for key, value in entry.items() if value is not None})
-    return CatalogRequest(
-        product=params["product"],
-        ssm_parameter=params["ssm_parameter"] or (default_latest_id_parameter(params["ssm_prefix"], params["product"]) if params["ssm_prefix"] else ""),
-        region=module.region,
-        template_path=params["template_path"],
-        template_url=params["template_url"],
-        template_fingerprint=params["template_fingerprint"],
-        template_bucket=params["template_bucket"],
-        template_key_prefix=params["template_key_prefix"],
-        expected_bucket_owner=params["expected_bucket_owner"],
-        version_scheme=params["version_scheme"],
-        version_counter_parameter=params["version_counter_parameter"],
-        description=params["description"],
-        guidance=params["guidance"],
-        create_missing_product=params["create_missing_product"],
-        product_owner=params["product_owner"],
-        product_description=params["product_description"],
-        product_distributor=params["product_distributor"],
-        product_support_email=params["product_support_email"],
-        product_tags=params["product_tags"] or {},
-        stage=params["stage"],
-        keep_active_versions=params["keep_active_versions"],
-        check_mode=module.check_mode,
-        diff=module._diff,
-        diff_limit=params["diff_max_chars"],
-    )
-
-
-def versioner_for(module, entry, clients, directory=None) -> CatalogVersioner:
-    """``clients``: ``shared_clients(module)``, so all products of the call use one client per service and one product listing."""
-    return CatalogVersioner(catalog_request(module, entry), clients, module.warn, directory)
-
-
-def shared_clients(module):
-    return functools.lru_cache(maxsize=None)(functools.partial(aws_client, module))
-
-
-def run_one(module) -> None:
-    params = module.params
-    if not (params["ssm_parameter"] or params["ssm_prefix"]):
-        module.fail_json(msg="one of the following is required: ssm_parameter, ssm_prefix (with product)")
-    if not (params["template_url"] or params["template_path"]):
-        module.fail_json(msg="one of the following is required: template_url, template_path (with product)")
-    result = dict(changed=False, product_name=params["product"], ssm_parameter=params["ssm_parameter"])
-    try:
-        result = versioner_for(module, {}, shared_clients(module)).run()
-    except (CatalogError, TemplateError) as exc:
-        module.fail_json(msg=f"{params['product']} in {module.region}: {exc}", **result)
-    except AwsCallError as exc:
-        fail_aws(module, exc.error, exc.operation, exc.resource, **result)
-    module.exit_json(**result)
-
-
-def run_many(module) -> None:
-    entries = module.params["products"]
-    versioners, clients, directory = [], shared_clients(module), None
-    try:  # every entry is checked, and every product found and its owner checked, before any product is touched
-        for entry in entries:
-            versioners.append(versioner_for(module, entry, clients, directory))
-            directory = versioners[-1].directory
-        for entry, versioner in zip(entries, versioners):
-            versioner.find_product()
-    except (CatalogError, TemplateError) as exc:
-        module.fail_json(msg=f"{entry['product']} in {module.region}: {exc}; nothing was written", changed=False, products=[])
-    except AwsCallError as exc:
-        fail_aws(module, exc.error, exc.operation, exc.resource, changed=False, products=[])
-    results, failures = [], []
-    for entry, versioner in zip(entries, versioners):
-        message = None
-        try:
-            results.append(versioner.run())
-        except (CatalogError, TemplateError) as exc:
-            message = f"{entry['product']} in {module.region}: {exc}"
-        except AwsCallError as exc:
-            message = f"{entry['product']}: {aws_error_message(exc.error, exc.operation, module.region, exc.resource)}"
-        if message:
-            failures.append(message)
-            results.append(dict(product_name=entry["product"], changed=False, failed=True, msg=message))
-    outcome = dict(changed=any(result.get("changed") for result in results), products=results)
-    if module._diff:  # each side's header names its product
-        outcome["diff"] = [dict(result["diff"], before_header=f"{result['product_name']} {result['diff']['before_header']}",
-                                after_header=f"{result['product_name']} {result['diff']['after_header']}")
-                           for result in results if "diff" in result]
-    if failures:
-        module.fail_json(msg=f"{len(failures)} of {len(entries)} product(s) failed: " + "; ".join(failures), **outcome)
-    module.exit_json(**outcome)
 
 
 def main() -> None:
     module = create_aws_module(
         argument_spec=ARGUMENT_SPEC,
+        require_region=True,
         mutually_exclusive=[("template_url", "template_path")] + [("products", option) for option in PER_PRODUCT_ONLY],
         required_one_of=[("product", "products")],
         required_by={"template_path": "template_bucket", "template_fingerprint": "template_url"},
         supports_check_mode=True,
     )
-    if not module.region:
-        module.fail_json(msg="region is required (set it with module_defaults for group/multiregion.serverless.aws)")
-    if module.params["products"] is not None:
-        run_many(module)
-    run_one(module)
+    module.run_service(version_products, AwsApis.of_module(module), module.params, module.check_mode, module._diff, module.warn)
 
 
 if __name__ == "__main__":

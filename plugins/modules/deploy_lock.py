@@ -95,79 +95,23 @@ broken:
   sample: false
 """
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import (
-    BotoCoreError,
-    ClientError,
-    aws_client,
-    create_aws_module,
-    error_code,
-    fail_aws,
-)
-from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_lock import (
-    held_message,
-    lock_parameter_name,
-    lock_value,
-    read_owner,
-    release,
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import aws_client, create_aws_module
+from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_lock import run_lock
+
+ARGUMENT_SPEC = dict(
+    ssm_prefix=dict(type="str", required=True),
+    stage=dict(type="str", required=True),
+    run_id=dict(type="str", required=True),
+    holder=dict(type="str", default="unknown"),
+    started=dict(type="str", default="unknown"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    break_lock=dict(type="bool", default=False),
 )
 
 
 def main() -> None:
-    module = create_aws_module(
-        argument_spec=dict(
-            ssm_prefix=dict(type="str", required=True),
-            stage=dict(type="str", required=True),
-            run_id=dict(type="str", required=True),
-            holder=dict(type="str", default="unknown"),
-            started=dict(type="str", default="unknown"),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            break_lock=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    parameter = lock_parameter_name(params["ssm_prefix"])
-    ssm = aws_client(module, "ssm")
-    result = dict(changed=False, parameter=parameter, owner={}, broken=False)
-    operation = "GetParameter"
-    try:
-        if params["state"] == "absent":
-            operation = "GetParameter/DeleteParameter"
-            result.update(release(ssm, parameter, params["run_id"], module.check_mode))
-            module.exit_json(**result)
-
-        owner = read_owner(ssm, parameter)
-        result["owner"] = owner
-        ours = owner.get("run_id") == params["run_id"]
-
-        if owner and ours:
-            module.exit_json(**result)
-        if owner and not params["break_lock"]:
-            module.fail_json(msg=held_message(params["stage"], parameter, owner), **result)
-        result["changed"] = True
-        result["broken"] = bool(owner)
-        if module.check_mode:
-            module.exit_json(**result)
-        if owner:
-            operation = "DeleteParameter"
-            ssm.delete_parameter(Name=parameter, aws_retry=True)
-        operation = "PutParameter"
-        try:
-            ssm.put_parameter(
-                Name=parameter,
-                Value=lock_value(params["run_id"], params["holder"], params["started"]),
-                Type="String",
-                Overwrite=False,
-                aws_retry=True,
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ParameterAlreadyExists":
-                raise
-            # Another run took it between our read and our write: it won, we stop.
-            module.fail_json(msg=held_message(params["stage"], parameter, read_owner(ssm, parameter)), **result)
-    except (BotoCoreError, ClientError) as exc:
-        fail_aws(module, exc, operation, f"deploy lock {parameter}")
-    module.exit_json(**result)
+    module = create_aws_module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.run_service(run_lock, aws_client(module, "ssm"), module.params, module.check_mode, module.region)
 
 
 if __name__ == "__main__":

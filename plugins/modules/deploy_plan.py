@@ -17,6 +17,7 @@ description:
     prefix or a Service Catalog product name (one line naming both stages and the key to change).
   - Every bad input fails with one line that says what to fix. The module reads local files only and never
     talks to AWS, so a bad input writes nothing anywhere.
+  - Names the run (RV(run_id)), a new id or the I(resume) id once its ledger is found to be this stage's.
 author:
   - multiregion.serverless maintainers (!UNKNOWN)
 options:
@@ -35,10 +36,12 @@ options:
   resume:
     description:
       - The id of an earlier run to resume (C(20261123T120000Z-1a2b3c)). Its form is checked (it becomes part of the
-        ledger's path) and, with I(runs_dir), its ledger must exist and record this stage, account and SSM prefix.
+        ledger's path) and its ledger in I(runs_dir) must exist and record this stage, account and SSM prefix.
     type: str
   runs_dir:
-    description: The folder of the runs' ledgers (C(<runs_dir>/<run id>/ledger.json)), where I(resume) is looked up.
+    description:
+      - The folder of the runs' ledgers (C(<runs_dir>/<run id>/ledger.json)), where I(resume) is looked up.
+      - Defaults to C(<project_dir>/.deploy-runs).
     type: path
   inventory_regions:
     description:
@@ -49,7 +52,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: The module only reads; it behaves the same in check mode.
+    description: The module only reads (and names the run); it behaves the same in check mode.
   diff_mode:
     support: none
     description: The module only reads.
@@ -63,6 +66,11 @@ EXAMPLES = r"""
     regions: "{{ regions | default(omit) }}"
     inventory_regions: "{{ groups['regions'] }}"
   register: deploy_plan_result
+
+- name: Use the run's id and plan
+  ansible.builtin.set_fact:
+    deploy_run_id: "{{ deploy_plan_result.run_id }}"
+    deploy_run_plan: "{{ deploy_plan_result.plan }}"
 """
 
 RETURN = r"""
@@ -115,6 +123,21 @@ plan:
       type: list
       elements: str
       sample: [platform-core, tenant-analytics]
+    product_definitions:
+      description: The definition file of each product (C(<products_dir>/<product>.yml)).
+      type: dict
+      sample: {platform-core: /srv/monorepo/products/platform-core.yml}
+    targets:
+      description:
+        - The deploy targets of the run, one per selected region, each an account and a region (one account per
+          stage today). The phases' results and the run ledger's entries are keyed on them.
+      type: list
+      elements: dict
+      sample: [{account_id: "123456789012", region: us-east-1}, {account_id: "123456789012", region: eu-west-1}]
+    runs_dir:
+      description: The folder of the runs' ledgers and reports.
+      type: str
+      sample: /srv/monorepo/.deploy-runs
     catalog_names:
       description:
         - The Service Catalog product name of each product in this stage, C(<product>-<stage>) unless the stage's
@@ -137,6 +160,16 @@ plan:
       description: Absolute product definitions folder.
       type: str
       sample: /srv/monorepo/products
+run_id:
+  description: The id of this run, C(<UTC time>-<6 hex>); the I(resume) id when resuming.
+  returned: success
+  type: str
+  sample: 20261123T120000Z-1a2b3c
+started:
+  description: When this run (this attempt) started, ISO 8601 in UTC.
+  returned: success
+  type: str
+  sample: "2026-11-23T12:00:00Z"
 resumed_phases:
   description: The phases the resumed run (I(resume)) finished, as its ledger records them; empty without I(resume).
   returned: success
@@ -147,36 +180,24 @@ resumed_phases:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_plan import PlanError, build_plan, check_resume, check_run_id
+from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_plan import PlanError, plan_run
+
+ARGUMENT_SPEC = dict(
+    project_dir=dict(type="path", required=True),
+    stage=dict(type="str"),
+    regions=dict(type="raw"),
+    resume=dict(type="str"),
+    runs_dir=dict(type="path"),
+    inventory_regions=dict(type="list", elements="str", default=[]),
+)
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            project_dir=dict(type="path", required=True),
-            stage=dict(type="str"),
-            regions=dict(type="raw"),
-            resume=dict(type="str"),
-            runs_dir=dict(type="path"),
-            inventory_regions=dict(type="list", elements="str", default=[]),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        plan = build_plan(
-            module.params["project_dir"],
-            module.params["stage"],
-            module.params["regions"],
-            module.params["inventory_regions"],
-        )
-        resumed_phases = []
-        if module.params["resume"]:
-            check_run_id(module.params["resume"])
-            if module.params["runs_dir"]:
-                resumed_phases = check_resume(module.params["runs_dir"], module.params["resume"], plan)
+        module.exit_json(changed=False, **plan_run(**module.params))
     except PlanError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, plan=plan, resumed_phases=resumed_phases)
 
 
 if __name__ == "__main__":

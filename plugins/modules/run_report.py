@@ -20,13 +20,22 @@ author:
   - multiregion.serverless maintainers (!UNKNOWN)
 options:
   run:
-    description: The run (C(run_id), C(stage), C(regions), C(started), C(finished), C(status), C(phases_done)).
+    description:
+      - The run (C(run_id), C(stage), C(account_id), C(ssm_prefix), C(regions), C(started), C(finished), C(status),
+        C(phases_done), C(error)).
+      - Left out, C(phases_done) is what every target of I(region_results) finished, C(status) is C(failed) when a
+        target's rollout failed (else C(succeeded)), C(error) joins the targets' errors when failed, and C(finished)
+        is now.
     type: dict
     required: true
   region_results:
     description:
-      - Per region, what each phase's role returned (C(package), C(catalog), C(validate), C(rollout) keys holding the
-        roles' result facts); turned into ledger entries.
+      - Per deploy target, keyed by its region, what each phase's role returned (C(package), C(catalog), C(validate),
+        C(rollout) keys holding the roles' result facts); turned into ledger entries, each with the target's
+        C(account_id) (the key C(account_id), else C(run.account_id)) beside the region.
+      - Also C(phases_done) (the phases the target finished), C(rollout_failed) and C(error), read when I(run) leaves
+        C(phases_done), C(status) or C(error) out. The filter P(multiregion.serverless.target_results#filter) builds this
+        from the hosts' facts.
     type: dict
     default: {}
   runs_dir:
@@ -42,8 +51,8 @@ options:
   lock_ssm_prefix:
     description:
       - Release the stage lock that M(multiregion.serverless.deploy_lock) keeps under this SSM prefix, if C(run.run_id)
-        holds it, once the ledger is written, and also when writing it failed (one task instead of two at the end of
-        every run).
+        holds it, once the ledger is written, and also when reading, writing or uploading it failed (one task instead
+        of two at the end of every run).
       - Omit to leave the lock alone.
     type: str
 extends_documentation_fragment:
@@ -66,11 +75,12 @@ EXAMPLES = r"""
     run:
       run_id: "{{ deploy_run_id }}"
       stage: dev
+      account_id: "123456789012"
       regions: [us-east-1, eu-west-1]
       started: "{{ deploy_run_started }}"
       status: succeeded
       phases_done: [package, catalog]
-    region_results: "{{ deploy_run_region_results }}"
+    region_results: "{{ groups['deploy_targets'] | map('extract', hostvars) | multiregion.serverless.target_results(deploy_run_plan) }}"
     runs_dir: "{{ project_dir }}/.deploy-runs"
     bucket: mrs-artifacts-dev-us-east-1
     expected_bucket_owner: "123456789012"
@@ -117,126 +127,28 @@ lock_released:
   type: bool
   sample: true
 ledger:
-  description: The whole ledger.
+  description: The whole ledger. Every entry names its deploy target, C(account_id) and C(region).
   returned: always
   type: dict
   sample: {ledger_version: 1, run: {}, entries: {}, totals: {}}
 """
 
-import json
-import os
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import aws_client, create_aws_module
+from ansible_collections.multiregion.serverless.plugins.module_utils.run_report import report_run
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import (
-    BotoCoreError,
-    ClientError,
-    aws_client,
-    create_aws_module,
-    fail_aws,
+ARGUMENT_SPEC = dict(
+    run=dict(type="dict", required=True),
+    region_results=dict(type="dict", default={}),
+    runs_dir=dict(type="path", required=True),
+    bucket=dict(type="str"),
+    expected_bucket_owner=dict(type="str"),
+    lock_ssm_prefix=dict(type="str"),
 )
-from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_lock import lock_parameter_name, release
-from ansible_collections.multiregion.serverless.plugins.module_utils.run_ledger import (
-    awx_stats,
-    build_ledger,
-    entries_from_region_results,
-    failures,
-    render_markdown,
-    summary_table,
-)
-
-
-def read_previous(path):
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-def write_atomically(path, text):
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
 
 
 def main() -> None:
-    module = create_aws_module(
-        argument_spec=dict(
-            run=dict(type="dict", required=True),
-            region_results=dict(type="dict", default={}),
-            runs_dir=dict(type="path", required=True),
-            bucket=dict(type="str"),
-            expected_bucket_owner=dict(type="str"),
-            lock_ssm_prefix=dict(type="str"),
-        ),
-        supports_check_mode=True,
-        required_by=dict(bucket=["expected_bucket_owner"]),
-    )
-    params = module.params
-    run = params["run"]
-    for field in ("run_id", "stage"):
-        if not run.get(field):
-            module.fail_json(msg=f"run.{field} is required")
-    run_dir = os.path.join(params["runs_dir"], run["run_id"])
-    ledger_path = os.path.join(run_dir, "ledger.json")
-    report_path = os.path.join(run_dir, "report.md")
-    try:
-        previous = read_previous(ledger_path)
-    except (OSError, ValueError) as exc:
-        module.fail_json(msg=f"cannot read the earlier ledger of run {run['run_id']} at {ledger_path}: {exc}")
-    ledger = build_ledger(run, entries_from_region_results(params["region_results"]), previous)
-    report = render_markdown(ledger)
-    result = dict(
-        changed=not module.check_mode,
-        ledger_path=ledger_path,
-        report_path=report_path,
-        summary=summary_table(ledger),
-        failures=failures(ledger),
-        stats=awx_stats(ledger),
-        ledger=ledger,
-    )
-    failure = None if module.check_mode else write_ledger(module, run, run_dir, ledger, report, result)
-    if params["lock_ssm_prefix"]:
-        parameter = lock_parameter_name(params["lock_ssm_prefix"])
-        try:
-            result["lock_released"] = release(aws_client(module, "ssm"), parameter, run["run_id"], module.check_mode)["changed"]
-        except (BotoCoreError, ClientError) as exc:
-            fail_aws(module, exc, "DeleteParameter", f"deploy lock {parameter}", **result)
-    if failure:
-        if failure.get("exception"):
-            fail_aws(module, failure["exception"], "PutObject", failure["resource"], **result)
-        module.fail_json(msg=failure["msg"], **result)
-    module.exit_json(**result)
-
-
-def write_ledger(module, run, run_dir, ledger, report, result):
-    """Write the ledger and report locally and to the bucket; a dict describing the failure, or None."""
-    params = module.params
-    ledger_text = json.dumps(ledger, indent=2, sort_keys=True) + "\n"
-    try:
-        os.makedirs(run_dir, exist_ok=True)
-        write_atomically(result["ledger_path"], ledger_text)
-        write_atomically(result["report_path"], report)
-    except OSError as exc:
-        return {"msg": f"cannot write the ledger of run {run['run_id']} to {run_dir}: {exc}"}
-    if not params["bucket"]:
-        return None
-    prefix = f"runs/{run['stage']}/{run['run_id']}/"
-    s3 = aws_client(module, "s3")
-    for name, body, content_type in (("ledger.json", ledger_text, "application/json"), ("report.md", report, "text/markdown")):
-        try:
-            s3.put_object(
-                Bucket=params["bucket"],
-                Key=prefix + name,
-                Body=body.encode("utf-8"),
-                ContentType=content_type,
-                ServerSideEncryption="AES256",
-                ExpectedBucketOwner=params["expected_bucket_owner"],
-                aws_retry=True,
-            )
-        except (BotoCoreError, ClientError) as exc:
-            return {"exception": exc, "resource": f"s3://{params['bucket']}/{prefix + name}"}
-    result["s3_prefix"] = f"s3://{params['bucket']}/{prefix}"
-    return None
+    module = create_aws_module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, required_by=dict(bucket=["expected_bucket_owner"]))
+    module.run_service(report_run, module.params, module.check_mode, lambda service: aws_client(module, service), module.region)
 
 
 if __name__ == "__main__":

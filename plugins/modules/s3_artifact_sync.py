@@ -20,6 +20,8 @@ description:
   - With O(products), each product definition is rendered into a CloudFormation template whose nested stacks
     point at the regional URLs of the templates published by the same task, written to O(products_output_dir)
     and published under C(products/<product>/<stage>/<sha256>.json), after the objects it points at.
+  - The work is done by C(plugins/module_utils/s3_sync.py) (C(publish)); the rendering by
+    C(plugins/module_utils/product_template.py) (C(render_products)).
 author:
   - multiregion.serverless maintainers (@multiregion-serverless)
 options:
@@ -28,8 +30,6 @@ options:
     type: str
     required: true
   expected_bucket_owner:
-    description: The account id that must own O(bucket) (the stage's account).
-    type: str
     required: true
   packages:
     description:
@@ -80,11 +80,8 @@ options:
     description: Uploads running at once.
     type: int
     default: 8
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-  - multiregion.serverless.aws
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  multiregion.serverless.aws, multiregion.serverless.bucket_owner]
 attributes:
   check_mode:
     support: full
@@ -187,105 +184,31 @@ failures:
   sample: [{key: serverless/orders/dev/templates/2f9d.json, msg: "PutObject failed in eu-west-1 ..."}]
 """
 
-import os
-import re
+from ansible_collections.multiregion.serverless.plugins.module_utils.arg_specs import from_params
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import AwsApis
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import create_aws_module
+from ansible_collections.multiregion.serverless.plugins.module_utils.s3_sync import PublishRequest, publish
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import aws_client, create_aws_module
-from ansible_collections.multiregion.serverless.plugins.module_utils import cfn_template
-from ansible_collections.multiregion.serverless.plugins.module_utils import product_template as products_mod
-from ansible_collections.multiregion.serverless.plugins.module_utils import s3_sync
-from ansible_collections.multiregion.serverless.plugins.module_utils.packaging import write_fresh_file
-
-ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
-
-
-def render_products(module, nested, url_of):
-    """``{name: {...}}`` of the rendered products and the objects to publish after the nested templates.
-
-    ``nested``: ``product_template.nested_from_packages`` of the packages being published.
-    """
-    params = module.params
-    files_by_url = {value["url"]: value["path"] for value in nested.values() if value["path"]}
-    rendered, objects = {}, []
-    for path in params["products"]:
-        product = products_mod.load_product(path)
-        template, body, digest, key = products_mod.render_to_bytes(product, nested, params["stage"], params["excluded_services"])
-        entry = {
-            "key": key, "url": url_of(key), "sha256": digest,
-            "nested_template_urls": {logical: resource["Properties"]["TemplateURL"] for logical, resource in template["Resources"].items()},
-            "fingerprint": None,
-        }
-        tree = cfn_template.local_fingerprint(template, files_by_url, key)
-        if tree:
-            entry["fingerprint"] = tree[0]
-        path = None
-        if not module.check_mode:  # check mode heads the key but writes nothing
-            path = entry["path"] = os.path.join(params["products_output_dir"], product["name"], f"{digest}.json")
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            write_fresh_file(path, body)
-        objects.append({"key": key, "path": path, "sha256": digest})
-        rendered[product["name"]] = entry
-    return rendered, objects
+ARGUMENT_SPEC = dict(
+    bucket=dict(type="str", required=True),
+    expected_bucket_owner=dict(type="str", required=True),
+    packages=dict(type="list", elements="dict", default=[]),
+    files=dict(
+        type="list", elements="dict", default=[], options=dict(path=dict(type="path", required=True), key=dict(type="str", required=True, no_log=False))
+    ),
+    products=dict(type="list", elements="path", default=[]),
+    products_output_dir=dict(type="path"),
+    stage=dict(type="str"),
+    excluded_services=dict(type="list", elements="str", default=[]),
+    server_side_encryption=dict(type="str", choices=["AES256", "aws:kms"], default="AES256"),
+    kms_key_id=dict(type="str"),
+    concurrency=dict(type="int", default=8),
+)
 
 
 def main() -> None:
-    module = create_aws_module(
-        argument_spec=dict(
-            bucket=dict(type="str", required=True),
-            expected_bucket_owner=dict(type="str", required=True),
-            packages=dict(type="list", elements="dict", default=[]),
-            files=dict(type="list", elements="dict", default=[],
-                       options=dict(path=dict(type="path", required=True), key=dict(type="str", required=True, no_log=False))),
-            products=dict(type="list", elements="path", default=[]),
-            products_output_dir=dict(type="path"),
-            stage=dict(type="str"),
-            excluded_services=dict(type="list", elements="str", default=[]),
-            server_side_encryption=dict(type="str", choices=["AES256", "aws:kms"], default="AES256"),
-            kms_key_id=dict(type="str"),
-            concurrency=dict(type="int", default=8),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    if not ACCOUNT_PATTERN.match(params["expected_bucket_owner"]):
-        module.fail_json(msg=f"expected_bucket_owner must be a 12-digit account id, got {params['expected_bucket_owner']!r}")
-    if params["products"] and not (params["stage"] and params["products_output_dir"]):
-        module.fail_json(msg="products needs stage and products_output_dir")
-    if params["concurrency"] < 1:
-        module.fail_json(msg=f"concurrency must be 1 or more, got {params['concurrency']}")
-    region, bucket = module.region, params["bucket"]
-    if not region:
-        module.fail_json(msg="region is required (set it with module_defaults for group/multiregion.serverless.aws)")
-
-    def url_of(key: str) -> str:
-        return s3_sync.regional_url(bucket, region, key)
-
-    client = aws_client(module, "s3")
-    sync_options = dict(region=region, check_mode=module.check_mode, concurrency=params["concurrency"],
-                        server_side_encryption=params["server_side_encryption"], kms_key_id=params["kms_key_id"])
-    result = dict(changed=False, bucket=bucket, uploaded=[], skipped=[], products={}, template_urls={})
-    try:
-        nested_objects = s3_sync.dedupe_objects(s3_sync.objects_from_packages(params["packages"]) + params["files"])
-        nested = products_mod.nested_from_packages(params["packages"], url_of)
-        result["template_urls"] = {f"{kind}/{name}": value["url"] for (kind, name), value in nested.items()}
-        rendered, product_objects = render_products(module, nested, url_of)
-        result["products"] = rendered
-        # Products go last: a product template is only published once every object it points at is.
-        for batch in (nested_objects, s3_sync.dedupe_objects(product_objects)):
-            outcome = s3_sync.sync_objects(client, bucket, params["expected_bucket_owner"], batch, **sync_options)
-            result["uploaded"] += outcome["uploaded"]
-            result["skipped"] += outcome["skipped"]
-            if outcome["failures"]:
-                result["changed"] = bool(result["uploaded"])
-                module.fail_json(msg=f"publishing to {bucket} failed for {len(outcome['failures'])} object(s): "
-                                     + "; ".join(failure["msg"] for failure in outcome["failures"][:5]),
-                                 failures=outcome["failures"], **result)
-    except (s3_sync.SyncError, products_mod.ProductError) as exc:
-        module.fail_json(msg=str(exc), **result)
-    result["changed"] = bool(result["uploaded"])
-    verb = "would be uploaded" if module.check_mode else "uploaded"
-    result["summary"] = f"{bucket}: {len(result['uploaded'])} {verb}, {len(result['skipped'])} already there"
-    module.exit_json(**result)
+    module = create_aws_module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.run_service(publish, AwsApis.of_module(module), from_params(PublishRequest, module.params, check_mode=module.check_mode))
 
 
 if __name__ == "__main__":

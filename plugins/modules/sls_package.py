@@ -285,6 +285,11 @@ summary:
   returned: always
   type: str
   sample: "eu-west-1: 1 of 6 services packaged, 5 unchanged"
+work_dir:
+  description: The folder this stage and region build in (working copies, output, cache, progress), C(<build_root>/<stage>/<region>).
+  returned: success
+  type: str
+  sample: /srv/build/dev/eu-west-1
 failures:
   description: On failure, one entry per failed service with C(service), C(region), C(msg) and C(output_tail).
   returned: failure
@@ -293,126 +298,43 @@ failures:
   sample: [{service: orders, region: eu-west-1, msg: "service orders in eu-west-1: ...", output_tail: ["Error: ..."]}]
 """
 
-import os
-import threading
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.multiregion.serverless.plugins.module_utils import packaging
-from ansible_collections.multiregion.serverless.plugins.module_utils.concurrency import SlotPool
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.service import PACKAGERS, PackagingFailed, package_target
 
-CLI_ENVIRONMENT = {"SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off", "SLS_DISABLE_AUTO_UPDATE": "1"}
-
-
-def select_services(module: AnsibleModule, services_dir: str) -> dict:
-    params = module.params
-    discovery = packaging.discover_services(services_dir, params["always_excluded_services"], params["excluded_services"])
-    if params["services"] is not None:
-        wanted = params["services"]
-        not_deployable = [name for name in wanted if name not in discovery["services"]]
-        if not_deployable:
-            module.fail_json(msg=f"not deployable service(s) in {services_dir}: {', '.join(not_deployable)} "
-                                 f"(deployable: {', '.join(discovery['services'])}; excluded: {', '.join(discovery['excluded']) or 'none'})")
-        discovery["services"] = [name for name in discovery["services"] if name in wanted]
-    for name in discovery["unknown_exclusions"]:
-        module.warn(f"excluded service '{name}' does not exist in {services_dir}")
-    return discovery
+ARGUMENT_SPEC = dict(
+    project_dir=dict(type="path", required=True),
+    services_dir=dict(type="path"),
+    services=dict(type="list", elements="str"),
+    always_excluded_services=dict(type="list", elements="str", default=[]),
+    excluded_services=dict(type="list", elements="str", default=[]),
+    serial_services=dict(type="list", elements="str", default=[]),
+    serial_order=dict(type="str", choices=["first", "last"], default="first"),
+    init_dir=dict(type="path"),
+    stage=dict(type="str", required=True),
+    known_stages=dict(type="list", elements="str"),
+    region=dict(type="str", required=True),
+    packager=dict(type="str", choices=sorted(PACKAGERS), default="serverless"),
+    sls_binary=dict(type="path", default="serverless"),
+    compose_binary=dict(type="path", default="serverless-compose"),
+    compose_sls_binary=dict(type="path"),
+    build_root=dict(type="path"),
+    concurrency=dict(type="int", default=8),
+    max_parallel_packagings=dict(type="int", default=8),
+    slots_dir=dict(type="path"),
+    extra_inputs=dict(type="list", elements="path", default=[]),
+    environment=dict(type="dict", default={}),
+    timeout=dict(type="int", default=900),
+    progress_file=dict(type="path"),
+)
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            project_dir=dict(type="path", required=True),
-            services_dir=dict(type="path"),
-            services=dict(type="list", elements="str"),
-            always_excluded_services=dict(type="list", elements="str", default=[]),
-            excluded_services=dict(type="list", elements="str", default=[]),
-            serial_services=dict(type="list", elements="str", default=[]),
-            serial_order=dict(type="str", choices=["first", "last"], default="first"),
-            init_dir=dict(type="path"),
-            stage=dict(type="str", required=True),
-            known_stages=dict(type="list", elements="str"),
-            region=dict(type="str", required=True),
-            packager=dict(type="str", choices=["serverless"], default="serverless"),
-            sls_binary=dict(type="path", default="serverless"),
-            compose_binary=dict(type="path", default="serverless-compose"),
-            compose_sls_binary=dict(type="path"),
-            build_root=dict(type="path"),
-            concurrency=dict(type="int", default=8),
-            max_parallel_packagings=dict(type="int", default=8),
-            slots_dir=dict(type="path"),
-            extra_inputs=dict(type="list", elements="path", default=[]),
-            environment=dict(type="dict", default={}),
-            timeout=dict(type="int", default=900),
-            progress_file=dict(type="path"),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    stage, region = params["stage"], params["region"]
-    if not packaging.STAGE_PATTERN.match(stage):
-        module.fail_json(msg=f"stage must be a plain name such as dev or prod, got {stage!r}")
-    if params["known_stages"] is not None and stage not in params["known_stages"]:
-        module.fail_json(msg=f"unknown stage '{stage}' (known stages: {', '.join(params['known_stages'])})")
-    if not packaging.REGION_PATTERN.match(region):
-        module.fail_json(msg=f"region must be an AWS region name such as eu-west-1, got {region!r}")
-    for option in ("concurrency", "max_parallel_packagings", "timeout"):
-        if params[option] < 1:
-            module.fail_json(msg=f"{option} must be 1 or more, got {params[option]}")
-    project_dir = os.path.abspath(params["project_dir"])
-    if not os.path.isdir(project_dir):
-        module.fail_json(msg=f"project_dir is not a directory: {project_dir}")
-    services_dir = params["services_dir"] or os.path.join(project_dir, "services")
-    build_root = os.path.abspath(params["build_root"] or os.path.join(os.path.dirname(project_dir), "build"))
-    slots_dir = params["slots_dir"] or os.path.join(build_root, "slots")
-    progress_file = params["progress_file"] or os.path.join(build_root, stage, region, "progress.log")
-
-    progress_lock = threading.Lock()
-
-    def log(message: str) -> None:
-        module.log(f"sls_package: {message}")
-        if module.check_mode:
-            return
-        with progress_lock:
-            os.makedirs(os.path.dirname(progress_file), exist_ok=True)
-            with open(progress_file, "a", encoding="utf-8") as handle:
-                handle.write(message + "\n")
-
-    env = dict(os.environ, **CLI_ENVIRONMENT)
-    env.update({key: str(value) for key, value in params["environment"].items()})
-    result = dict(changed=False, services=[], init_stacks=[], packaged=[], cached=[], excluded=[], unknown_exclusions=[])
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        discovery = select_services(module, services_dir)
-        result.update(excluded=discovery["excluded"], unknown_exclusions=discovery["unknown_exclusions"])
-        packager = packaging.ServerlessPackager(params["sls_binary"])
-        ctx = packaging.PackagingContext(
-            stage=stage, region=region, project_dir=project_dir, build_root=build_root,
-            slots=SlotPool(slots_dir, params["max_parallel_packagings"]), locks_dir=slots_dir, env=env,
-            timeout=params["timeout"], check_mode=module.check_mode, log=log,
-            extra_skip=[build_root], extra_inputs=params["extra_inputs"],
-        )
-        sources = {name: os.path.join(services_dir, name) for name in discovery["services"]}
-        outcome = packaging.package_services(sources, packager, ctx, params["concurrency"], params["serial_services"], params["serial_order"])
-        result["services"] = outcome["results"]
-        if outcome["failures"]:
-            # The message carries each failure with the last lines of the CLI's output: it is what people read.
-            details = "\n\n".join(failure["msg"] for failure in outcome["failures"])
-            module.fail_json(msg=f"packaging failed in {region}: {details}", failures=outcome["failures"], **result)
-        if params["init_dir"]:
-            compose = packaging.ComposePackager(params["compose_binary"], params["compose_sls_binary"] or params["sls_binary"])
-            result["init_stacks"] = packaging.package_init_stacks(params["init_dir"], compose, ctx)
-    except packaging.PackagingError as exc:
-        module.fail_json(msg=str(exc), **result)
-
-    everything = result["services"] + result["init_stacks"]
-    result["packaged"] = [item["name"] for item in everything if item["status"] in ("packaged", "would_package")]
-    result["cached"] = [item["name"] for item in everything if item["status"] == "cached"]
-    result["changed"] = bool(result["packaged"])
-    verb = "would be packaged" if module.check_mode else "packaged"
-    result["summary"] = (f"{region}: {len([s for s in result['services'] if s['changed']])} of {len(result['services'])} services {verb}"
-                         f", {len([s for s in result['init_stacks'] if s['changed']])} of {len(result['init_stacks'])} init stacks {verb}"
-                         f", {len(result['cached'])} unchanged")
-    module.exit_json(**result)
+        module.exit_json(**package_target(module.params, module.check_mode, module.log, module.warn))
+    except PackagingFailed as exc:
+        module.fail_json(msg=str(exc), **exc.result)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,9 @@ class Stage:
     def play(self, published, check=False, diff=False, create=True, limit=None, expect_failure=False):
         extra = {
             "published": published,
-            "catalog_plan": {"account_id": ACCOUNT, "ssm_prefix": SSM_PREFIX, "products_dir": str(REPO / "examples" / "products")},
+            # As deploy_plan returns it: the definitions are read when a product is created.
+            "catalog_plan": {"account_id": ACCOUNT, "ssm_prefix": SSM_PREFIX,
+                             "product_definitions": {name: str(REPO / "examples" / "products" / f"{name}.yml") for name in PRODUCTS}},
             "catalog_create_missing_products": create,
         }
         extra_file = self.tmp / "extra.json"

@@ -1,11 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: multiregion.serverless contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of plugins/module_utils/aws_client.py, offline.
+"""Unit tests of plugins/module_utils/aws_client.py, offline: the error type, the module, the one retry policy.
 
-Retries are counted on real functions and real botocore clients; only ``time.sleep`` is replaced so the
-backoff costs no time. AWS answers come from botocore's own ``before-send`` / ``before-call`` hooks or
-from moto's in-process ``mock_aws``.
+Retries are counted on real botocore clients; only ``time.sleep`` is replaced so the backoff costs no time.
+AWS answers come from botocore's own ``before-send`` / ``before-call`` hooks.
 """
 from __future__ import annotations
 
@@ -17,9 +16,9 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError
-from moto import mock_aws
 
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.multiregion.serverless.plugins.module_utils import aws_client
 
@@ -35,21 +34,6 @@ def short_circuit(exc: t.Optional[ClientError] = None, **body: t.Any) -> t.Tuple
     if exc is not None:
         return AWSResponse(None, 400, {}, None), exc.response
     return AWSResponse(None, 200, {}, None), {**body, "ResponseMetadata": {"HTTPStatusCode": 200}}
-
-
-class FlakyCall:
-    """A real function that fails with ``code`` for its first ``failures`` calls, then returns."""
-
-    def __init__(self, code: str, failures: int) -> None:
-        self.code = code
-        self.failures = failures
-        self.attempts = 0
-
-    def __call__(self) -> str:
-        self.attempts += 1
-        if self.attempts <= self.failures:
-            raise client_error(self.code, "try later")
-        return "done"
 
 
 class CannedBody:
@@ -117,64 +101,90 @@ def test_error_code_only_for_client_errors() -> None:
     assert aws_client.error_code(ValueError("boom")) is None
 
 
-# ---------------------------------------------------------------- the outer retry (AWSRetry)
+# ---------------------------------------------------------------- the error type
 
 
-@pytest.mark.parametrize("code", ["ThrottlingException", "SlowDown", "503", "Throttling", "RequestLimitExceeded", "InternalError"])
-def test_retry_decorator_retries_throttling_until_success(code: str, sleeps: t.List[float]) -> None:
-    call = FlakyCall(code, failures=2)
-    assert aws_client.retry_decorator(3)(call)() == "done"
-    assert call.attempts == 3
-    assert len(sleeps) == 2
+def test_aws_api_error_is_an_ansible_aws_error_whose_str_is_the_one_line() -> None:
+    exc = aws_client.AwsApiError(
+        exception=client_error("AccessDenied", "User is not authorized", "CreateProvisioningArtifact"),
+        operation="CreateProvisioningArtifact", region="eu-west-1", resource="product platform-core",
+    )
+    assert isinstance(exc, AnsibleAWSError)
+    assert str(exc) == exc.message == "CreateProvisioningArtifact failed in eu-west-1 for product platform-core: AccessDenied: User is not authorized"
+    assert (exc.operation, exc.region, exc.resource, exc.code) == ("CreateProvisioningArtifact", "eu-west-1", "product platform-core", "AccessDenied")
+    assert aws_client.error_code(exc) == "AccessDenied"
+    assert exc.details() == {"error": {"Code": "AccessDenied", "Message": "User is not authorized"}, "response_metadata": {"HTTPStatusCode": 400}}
 
 
-@pytest.mark.parametrize("code", ["AccessDenied", "AccessDeniedException", "ValidationException", "NoSuchKey"])
-def test_retry_decorator_does_not_retry_other_errors(code: str, sleeps: t.List[float]) -> None:
-    call = FlakyCall(code, failures=1)
-    with pytest.raises(ClientError) as raised:
-        aws_client.retry_decorator(3)(call)()
-    assert aws_client.error_code(raised.value) == code
-    assert call.attempts == 1
-    assert not sleeps
+def test_aws_api_error_located_and_noted() -> None:
+    # amazon.aws's AWSErrorHandler builds it with a message and the exception only; the layer locates it.
+    raw = aws_client.AwsApiError(message="Failed to HeadObject", exception=client_error("403", "", "HeadObject"))
+    located = raw.at("HeadObject", REGION, "s3://b/k")
+    assert str(located) == "HeadObject failed in us-east-1 for s3://b/k: 403"
+    noted = located.with_note("is bucket b owned by account 1? nothing was uploaded")
+    assert str(noted) == "HeadObject failed in us-east-1 for s3://b/k: 403 (is bucket b owned by account 1? nothing was uploaded)"
+    assert noted.code == "403" and noted.operation == "HeadObject"
+    assert str(aws_client.AwsApiError(message="no exception")) == "no exception" and aws_client.AwsApiError(message="x").code is None
 
 
-def test_retry_decorator_gives_up_after_its_budget(sleeps: t.List[float]) -> None:
-    call = FlakyCall("ThrottlingException", failures=100)
-    with pytest.raises(ClientError):
-        aws_client.retry_decorator(2)(call)()
-    # max_attempts + 2 outer attempts, each botocore call already retried max_attempts times inside
-    assert call.attempts == 4
-    assert len(sleeps) == 3
-    assert all(0 <= delay <= 20 for delay in sleeps)
+def test_fail_json_aws_error_keeps_the_one_line_and_adds_the_details(aws_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    exc = aws_client.AwsApiError(exception=client_error("ThrottlingException", "Rate exceeded", "GetParameter"),
+                                 operation="GetParameter", region=REGION, resource="parameter /p", changed=False)
+    with patch_module_args({"region": REGION}), pytest.raises(SystemExit):
+        aws_client.create_aws_module({}, supports_check_mode=True).fail_json_aws_error(exc, ssm_parameter="/p")
+    result = json.loads(capsys.readouterr().out)
+    assert result["msg"] == "GetParameter failed in us-east-1 for parameter /p: ThrottlingException: Rate exceeded"
+    assert result["error"] == {"Code": "ThrottlingException", "Message": "Rate exceeded"} and result["ssm_parameter"] == "/p"
+    assert result["changed"] is False and "botocore_version" in result
 
 
-def test_retry_decorator_with_one_attempt_still_backs_off_on_throttling(sleeps: t.List[float]) -> None:
-    call = FlakyCall("SlowDown", failures=2)
-    assert aws_client.retry_decorator(1)(call)() == "done"
-    assert call.attempts == 3
+def test_fail_aws_of_a_botocore_error_reads_the_same(aws_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    with patch_module_args({"region": REGION}), pytest.raises(SystemExit):
+        module = aws_client.create_aws_module({})
+        aws_client.fail_aws(module, client_error("ParameterNotFound", "", "GetParameter"), "GetParameter", "deploy lock /x", changed=False)
+    result = json.loads(capsys.readouterr().out)
+    assert result["msg"] == "GetParameter failed in us-east-1 for deploy lock /x: ParameterNotFound" and result["changed"] is False
 
 
-def test_client_wrapper_retries_only_calls_made_with_aws_retry(aws_env: None, sleeps: t.List[float]) -> None:
-    raw = boto3.client("ssm", region_name=REGION, config=aws_client.botocore_config(1))
-    answers = [client_error("ThrottlingException", "Rate exceeded"), client_error("ThrottlingException", "Rate exceeded")]
+def test_run_service_exits_with_the_result_or_fails_with_the_error(aws_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    def refuse(reason: str) -> t.Dict[str, t.Any]:
+        raise aws_client.ServiceFailure(reason, changed=False, products=[])
+
+    with patch_module_args({"region": REGION}), pytest.raises(SystemExit):
+        aws_client.create_aws_module({}).run_service(lambda value: {"changed": True, "value": value}, 3)
+    done = json.loads(capsys.readouterr().out)
+    assert done["changed"] is True and done["value"] == 3 and "failed" not in done
+    with patch_module_args({"region": REGION}), pytest.raises(SystemExit):
+        aws_client.create_aws_module({}).run_service(refuse, "no such product")
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] and result["msg"] == "no such product" and result["products"] == []
+
+
+def test_create_aws_module_can_require_a_region(aws_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    with patch_module_args({}), pytest.raises(SystemExit):
+        aws_client.create_aws_module({}, require_region=True)
+    assert json.loads(capsys.readouterr().out)["msg"] == "region is required (set it with module_defaults for group/multiregion.serverless.aws)"
+
+
+# ---------------------------------------------------------------- no retry around botocore's
+
+
+def test_aws_client_accepts_aws_retry_but_adds_no_retry_of_its_own(aws_env: None, sleeps: t.List[float]) -> None:
+    with patch_module_args({"max_attempts": 1, "region": REGION}):
+        module = aws_client.create_aws_module({})
+    wrapped = aws_client.aws_client(module, "ssm")
     calls: t.List[str] = []
 
-    def answer_from_list(**_kwargs: t.Any) -> t.Tuple[AWSResponse, t.Dict[str, t.Any]]:
+    def throttle(**_kwargs: t.Any) -> t.Tuple[AWSResponse, t.Dict[str, t.Any]]:
         calls.append("GetParameter")
-        if answers:
-            return short_circuit(answers.pop(0))
-        return short_circuit(Parameter={"Name": "/p", "Value": "v"})
+        return short_circuit(client_error("ThrottlingException", "Rate exceeded"))
 
-    raw.meta.events.register("before-call.ssm.GetParameter", answer_from_list)
-    wrapped = RetryingBotoClientWrapper(raw, aws_client.retry_decorator(1))
-
+    wrapped.client.meta.events.register("before-call.ssm.GetParameter", throttle)
     with pytest.raises(ClientError):
-        wrapped.get_parameter(Name="/p")
-    assert len(calls) == 1
-
-    assert wrapped.get_parameter(Name="/p", aws_retry=True)["Parameter"]["Value"] == "v"
-    assert len(calls) == 3  # one more throttle, then the answer
-    assert len(sleeps) == 1
+        wrapped.get_parameter(Name="/p", aws_retry=True)
+    assert len(calls) == 1 and not sleeps
 
 
 # ---------------------------------------------------------------- botocore's own retries
@@ -206,6 +216,24 @@ def test_botocore_makes_exactly_max_attempts_calls(max_attempts: int, aws_env: N
     assert len(sleeps) == max_attempts - 1
 
 
+def test_botocore_retries_throttling_until_it_succeeds(aws_env: None, sleeps: t.List[float]) -> None:
+    client = boto3.client("ssm", region_name=REGION, config=aws_client.botocore_config())
+    sent: t.List[str] = []
+
+    def throttle_twice(request: t.Any, **_kwargs: t.Any) -> AWSResponse:
+        sent.append(request.url)
+        if len(sent) <= 2:
+            body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+            return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.1"}, CannedBody(body))
+        body = json.dumps({"Parameter": {"Name": "/p", "Value": "v", "Type": "String"}}).encode()
+        return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.1"}, CannedBody(body))
+
+    client.meta.events.register("before-send", throttle_twice)
+    assert client.get_parameter(Name="/p")["Parameter"]["Value"] == "v"
+    assert len(sent) == 3 and len(sleeps) >= 2
+    assert aws_client.DEFAULT_MAX_ATTEMPTS == 10
+
+
 def test_aws_client_of_a_module_has_the_options_retry_config(aws_env: None) -> None:
     with patch_module_args({"max_attempts": 4, "region": "eu-west-1"}):
         module = aws_client.create_aws_module({}, supports_check_mode=True)
@@ -221,72 +249,3 @@ def test_create_aws_module_refuses_zero_attempts(aws_env: None, capsys: pytest.C
     result = json.loads(capsys.readouterr().out)
     assert result["failed"] is True
     assert result["msg"] == "max_attempts must be 1 or more, got 0"
-
-
-# ---------------------------------------------------------------- paginate
-
-
-@pytest.fixture(name="ssm_with_parameters")
-def fixture_ssm_with_parameters(aws_env: None) -> t.Iterator[t.Any]:
-    with mock_aws():
-        ssm = boto3.client("ssm", region_name=REGION)
-        for index in range(23):
-            ssm.put_parameter(Name=f"/multiregion/dev/products/p{index:02d}/latest-artifact-id", Value=f"pa-{index}", Type="String")
-        ssm.put_parameter(Name="/elsewhere/other", Value="x", Type="String")
-        yield ssm
-
-
-def count_pages(client: t.Any, operation: str) -> t.List[int]:
-    pages: t.List[int] = []
-    client.meta.events.register(f"after-call.ssm.{operation}", lambda **_kwargs: pages.append(1))
-    return pages
-
-
-def test_paginate_merges_all_pages(ssm_with_parameters: t.Any) -> None:
-    pages = count_pages(ssm_with_parameters, "GetParametersByPath")
-    result = aws_client.paginate(
-        ssm_with_parameters, "get_parameters_by_path", Path="/multiregion/dev", Recursive=True, PaginationConfig={"PageSize": 10},
-    )
-    names = sorted(parameter["Name"] for parameter in aws_client.collect(result, "Parameters"))
-    assert names == [f"/multiregion/dev/products/p{index:02d}/latest-artifact-id" for index in range(23)]
-    assert len(pages) == 3
-    assert "NextToken" not in result
-
-
-def test_paginate_accepts_the_retrying_wrapper(ssm_with_parameters: t.Any) -> None:
-    wrapped = RetryingBotoClientWrapper(ssm_with_parameters, aws_client.retry_decorator(3))
-    result = aws_client.paginate(wrapped, "describe_parameters", PaginationConfig={"PageSize": 10})
-    assert len(aws_client.collect(result, "Parameters")) == 24
-
-
-def test_paginate_retries_a_throttled_page(ssm_with_parameters: t.Any, sleeps: t.List[float]) -> None:
-    requests: t.List[int] = []
-
-    def throttle_second_page(**_kwargs: t.Any) -> t.Optional[t.Tuple[AWSResponse, t.Dict[str, t.Any]]]:
-        requests.append(1)
-        if len(requests) == 2:
-            return short_circuit(client_error("ThrottlingException", "Rate exceeded", "GetParametersByPath"))
-        return None
-
-    ssm_with_parameters.meta.events.register("before-call.ssm.GetParametersByPath", throttle_second_page)
-    result = aws_client.paginate(
-        ssm_with_parameters, "get_parameters_by_path", Path="/multiregion/dev", Recursive=True, PaginationConfig={"PageSize": 10},
-    )
-    assert len(aws_client.collect(result, "Parameters")) == 23
-    assert len(sleeps) == 1
-    assert len(requests) == 5  # page 1, the throttled page 2, then the whole listing again
-
-
-def test_paginate_does_not_retry_access_denied(ssm_with_parameters: t.Any, sleeps: t.List[float]) -> None:
-    def deny(**_kwargs: t.Any) -> t.Tuple[AWSResponse, t.Dict[str, t.Any]]:
-        return short_circuit(client_error("AccessDeniedException", "not allowed", "DescribeParameters"))
-
-    ssm_with_parameters.meta.events.register("before-call.ssm.DescribeParameters", deny)
-    with pytest.raises(ClientError):
-        aws_client.paginate(ssm_with_parameters, "describe_parameters")
-    assert not sleeps
-
-
-def test_collect_of_a_missing_key_is_empty() -> None:
-    assert not aws_client.collect({}, "Parameters")
-    assert aws_client.collect({"Parameters": None}, "Parameters") == []

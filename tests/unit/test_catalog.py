@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ansible_collections.multiregion.serverless.plugins.module_utils.naming import highest_version_parameter as default_highest_version_parameter
+from ansible_collections.multiregion.serverless.plugins.module_utils.naming import latest_id_parameter as default_latest_id_parameter
 from ansible_collections.multiregion.serverless.plugins.module_utils.catalog import (
     MAX_DESCRIPTION_LENGTH,
     CatalogError,
@@ -14,8 +16,6 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.catalog imp
     check_ssm_parameter_name,
     choose_active,
     content_addressed_key,
-    default_highest_version_parameter,
-    default_latest_id_parameter,
     description_with_fingerprint,
     fingerprint_from_description,
     highest_issued_value,

@@ -15,9 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.multiregion.serverless.plugins.module_utils import packaging as pk
 from ansible_collections.multiregion.serverless.plugins.module_utils import sls_template as tpl
+from ansible_collections.multiregion.serverless.plugins.module_utils.common import sha256_file, write_fresh_file
 from ansible_collections.multiregion.serverless.plugins.module_utils.concurrency import SlotPool
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging import runner
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging import sources as src
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.output import collect_output
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.packager import PackagingError
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.serverless import ServerlessPackager
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_SLS = str(REPO / "benchmarks" / "fake_sls" / "fake_sls")
@@ -47,14 +52,14 @@ def make_project(root: Path, names=("alpha", "beta", "authorizer")) -> Path:
     return root
 
 
-def context(tmp_path: Path, project: Path, region="eu-west-1", slots=8, trace=None, check_mode=False, seconds="0") -> pk.PackagingContext:
+def context(tmp_path: Path, project: Path, region="eu-west-1", slots=8, trace=None, check_mode=False, seconds="0") -> runner.PackagingContext:
     env = dict(os.environ, FAKE_SLS_SECONDS=seconds)
     if trace:
         env["FAKE_SLS_TRACE"] = str(trace)
     build = tmp_path / "build"
-    return pk.PackagingContext(stage="dev", region=region, project_dir=str(project), build_root=str(build),
-                               slots=SlotPool(str(build / "slots"), slots), locks_dir=str(build / "slots"),
-                               env=env, timeout=60, check_mode=check_mode, extra_skip=[str(build)])
+    return runner.PackagingContext(stage="dev", region=region, project_dir=str(project), build_root=str(build),
+                                   slots=SlotPool(str(build / "slots"), slots), locks_dir=str(build / "slots"),
+                                   env=env, timeout=60, check_mode=check_mode, extra_skip=[str(build)])
 
 
 def sources(project: Path, names=("alpha", "beta", "authorizer")):
@@ -71,32 +76,32 @@ def tree_snapshot(root: Path):
 def test_discovery_applies_both_exclusion_lists_and_reports_unknown_names(tmp_path):
     project = make_project(tmp_path / "p", ("a", "b", "legacy", "e2e"))
     (project / "services" / "no-config").mkdir()
-    found = pk.discover_services(str(project / "services"), ["legacy", "typo"], ["e2e"])
+    found = src.discover_services(str(project / "services"), ["legacy", "typo"], ["e2e"])
     assert found == {"services": ["a", "b"], "excluded": ["legacy", "e2e"], "unknown_exclusions": ["typo"]}
 
 
 def test_discovery_of_a_missing_folder_fails(tmp_path):
-    with pytest.raises(pk.PackagingError, match="services directory not found"):
-        pk.discover_services(str(tmp_path / "nope"))
+    with pytest.raises(PackagingError, match="services directory not found"):
+        src.discover_services(str(tmp_path / "nope"))
 
 
 def test_config_checks_give_clear_messages(tmp_path):
     service = tmp_path / "svc"
     service.mkdir()
-    with pytest.raises(pk.PackagingError, match="no serverless.yml"):
-        pk.check_config("svc", str(service), "dev")
+    with pytest.raises(PackagingError, match="no serverless.yml"):
+        src.check_config("svc", str(service), "dev")
     (service / "serverless.yml").write_text("service: svc\nprovider:\n  name: aws\n bad: [\n")
-    with pytest.raises(pk.PackagingError, match=r"not valid YAML at line \d+"):
-        pk.check_config("svc", str(service), "dev")
+    with pytest.raises(PackagingError, match=r"not valid YAML at line \d+"):
+        src.check_config("svc", str(service), "dev")
     (service / "serverless.yml").write_text("service: svc\nprovider: {name: aws, role: !GetAtt Role.Arn}\nparams:\n  prod: {a: 1}\n  qa: {a: 2}\n")
-    with pytest.raises(pk.PackagingError, match="stage 'dev' is unknown"):
-        pk.check_config("svc", str(service), "dev")
-    assert pk.check_config("svc", str(service), "qa").endswith("serverless.yml")
+    with pytest.raises(PackagingError, match="stage 'dev' is unknown"):
+        src.check_config("svc", str(service), "dev")
+    assert src.check_config("svc", str(service), "qa").endswith("serverless.yml")
 
 
 def test_missing_binary_is_reported(tmp_path):
-    with pytest.raises(pk.PackagingError, match="binary not found"):
-        pk.ServerlessPackager(str(tmp_path / "sls"))
+    with pytest.raises(PackagingError, match="binary not found"):
+        ServerlessPackager(str(tmp_path / "sls"))
 
 
 # ------------------------------------------------------------------------------------------- inputs and copies
@@ -106,17 +111,17 @@ def test_input_digest_follows_content_stage_region_and_referenced_files(tmp_path
     project = make_project(tmp_path / "p", ("alpha",))
     source = str(project / "services" / "alpha")
     shared = [str(project / "shared" / "common.yml")]
-    assert pk.referenced_files(str(project / "services" / "alpha" / "serverless.yml")) == shared
-    base = pk.input_digest(source, shared, stage="dev", region="eu-west-1", framework="serverless@3.40.0")
-    assert base == pk.input_digest(source, shared, stage="dev", region="eu-west-1", framework="serverless@3.40.0")
-    assert base != pk.input_digest(source, shared, stage="qa", region="eu-west-1", framework="serverless@3.40.0")
-    assert base != pk.input_digest(source, shared, stage="dev", region="us-east-1", framework="serverless@3.40.0")
-    assert base != pk.input_digest(source, shared, stage="dev", region="eu-west-1", framework="osls@4.3.1")
+    assert src.referenced_files(str(project / "services" / "alpha" / "serverless.yml")) == shared
+    base = src.input_digest(source, shared, stage="dev", region="eu-west-1", framework="serverless@3.40.0")
+    assert base == src.input_digest(source, shared, stage="dev", region="eu-west-1", framework="serverless@3.40.0")
+    assert base != src.input_digest(source, shared, stage="qa", region="eu-west-1", framework="serverless@3.40.0")
+    assert base != src.input_digest(source, shared, stage="dev", region="us-east-1", framework="serverless@3.40.0")
+    assert base != src.input_digest(source, shared, stage="dev", region="eu-west-1", framework="osls@4.3.1")
     (project / "services" / "alpha" / ".serverless").mkdir()
     (project / "services" / "alpha" / ".serverless" / "junk.zip").write_text("x")
-    assert base == pk.input_digest(source, shared, stage="dev", region="eu-west-1", framework="serverless@3.40.0")
+    assert base == src.input_digest(source, shared, stage="dev", region="eu-west-1", framework="serverless@3.40.0")
     (project / "shared" / "common.yml").write_text("deploymentBucket: {name: other}\n")
-    assert base != pk.input_digest(source, shared, stage="dev", region="eu-west-1", framework="serverless@3.40.0")
+    assert base != src.input_digest(source, shared, stage="dev", region="eu-west-1", framework="serverless@3.40.0")
 
 
 def test_working_copy_links_files_symlinks_the_rest_and_never_writes_the_source(tmp_path):
@@ -124,7 +129,7 @@ def test_working_copy_links_files_symlinks_the_rest_and_never_writes_the_source(
     (project / "services" / "alpha" / "node_modules" / "dep").mkdir(parents=True)
     (project / "services" / "alpha" / "node_modules" / "dep" / "index.js").write_text("x")
     before = tree_snapshot(project)
-    copy = Path(pk.prepare_working_copy(str(project), str(project / "services" / "alpha"), str(tmp_path / "copy")))
+    copy = Path(src.prepare_working_copy(str(project), str(project / "services" / "alpha"), str(tmp_path / "copy")))
     assert copy == tmp_path / "copy" / "services" / "alpha"
     assert os.path.samefile(copy / "handler.py", project / "services" / "alpha" / "handler.py")  # hard link
     assert (copy / "node_modules").is_symlink()
@@ -133,7 +138,7 @@ def test_working_copy_links_files_symlinks_the_rest_and_never_writes_the_source(
     # What a packager does in the copy stays there.
     (copy / ".serverless").mkdir()
     (copy / ".serverless" / "out.zip").write_text("zip")
-    pk.write_fresh_file(str(copy / "serverless.yml"), b"service: changed\n")
+    write_fresh_file(str(copy / "serverless.yml"), b"service: changed\n")
     assert tree_snapshot(project) == before
 
 
@@ -142,8 +147,8 @@ def test_working_copy_links_files_symlinks_the_rest_and_never_writes_the_source(
 
 def test_packaging_is_cached_and_deterministic(tmp_path):
     project = make_project(tmp_path / "p")
-    packager = pk.ServerlessPackager(FAKE_SLS)
-    first = pk.package_services(sources(project), packager, context(tmp_path, project), 4, ["authorizer"], "first")
+    packager = ServerlessPackager(FAKE_SLS)
+    first = runner.package_services(sources(project), packager, context(tmp_path, project), 4, ["authorizer"], "first")
     assert not first["failures"]
     assert [item["status"] for item in first["results"]] == ["packaged"] * 3
     alpha = first["results"][0]
@@ -154,26 +159,26 @@ def test_packaging_is_cached_and_deterministic(tmp_path):
     template_bytes = Path(alpha["template_path"]).read_bytes()
     assert b"T12:" not in template_bytes and alpha["artifacts"][0]["s3_key"].encode() in template_bytes
 
-    second = pk.package_services(sources(project), packager, context(tmp_path, project), 4, ["authorizer"], "first")
+    second = runner.package_services(sources(project), packager, context(tmp_path, project), 4, ["authorizer"], "first")
     assert [item["status"] for item in second["results"]] == ["cached"] * 3
     assert second["results"][0]["template_sha256"] == alpha["template_sha256"]
 
     # A changed handler re-packages that service only, with new keys.
     (project / "services" / "alpha" / "handler.py").write_text("def main(event, context):\n    return 'new'\n")
-    third = pk.package_services(sources(project), packager, context(tmp_path, project), 4, ["authorizer"], "first")
+    third = runner.package_services(sources(project), packager, context(tmp_path, project), 4, ["authorizer"], "first")
     assert [item["status"] for item in third["results"]] == ["packaged", "cached", "cached"]
     assert third["results"][0]["artifacts"][0]["s3_key"] != alpha["artifacts"][0]["s3_key"]
 
     # Without the cache (new build root) the unchanged service gives byte-identical output.
-    fresh = pk.package_services(sources(project, ("beta",)), packager, context(tmp_path / "other", project), 1)
+    fresh = runner.package_services(sources(project, ("beta",)), packager, context(tmp_path / "other", project), 1)
     assert Path(fresh["results"][0]["template_path"]).read_bytes() == Path(second["results"][1]["template_path"]).read_bytes()
 
 
 def test_check_mode_reports_without_running(tmp_path):
     project = make_project(tmp_path / "p", ("alpha",))
     trace = tmp_path / "trace"
-    outcome = pk.package_services(sources(project, ("alpha",)), pk.ServerlessPackager(FAKE_SLS),
-                                  context(tmp_path, project, trace=trace, check_mode=True), 2)
+    outcome = runner.package_services(sources(project, ("alpha",)), ServerlessPackager(FAKE_SLS),
+                                      context(tmp_path, project, trace=trace, check_mode=True), 2)
     assert outcome["results"][0]["status"] == "would_package" and "template_path" not in outcome["results"][0]
     assert not trace.exists() and not (tmp_path / "build" / "dev").exists()
 
@@ -181,7 +186,7 @@ def test_check_mode_reports_without_running(tmp_path):
 def test_a_failing_service_names_service_region_and_output_and_stops_new_work(tmp_path):
     project = make_project(tmp_path / "p")
     (project / "services" / "authorizer" / "fake-sls-fail").write_text("Cannot resolve variable at \"provider.role\"")
-    outcome = pk.package_services(sources(project), pk.ServerlessPackager(FAKE_SLS), context(tmp_path, project), 4, ["authorizer"], "first")
+    outcome = runner.package_services(sources(project), ServerlessPackager(FAKE_SLS), context(tmp_path, project), 4, ["authorizer"], "first")
     assert [failure["service"] for failure in outcome["failures"]] == ["authorizer"]
     message = outcome["failures"][0]["msg"]
     assert "service authorizer in eu-west-1" in message and "Cannot resolve variable" in message
@@ -190,10 +195,11 @@ def test_a_failing_service_names_service_region_and_output_and_stops_new_work(tm
 
 def test_serial_services_go_first_or_last(tmp_path):
     project = make_project(tmp_path / "p")
-    assert pk.order_services(["alpha", "authorizer", "beta"], ["authorizer"], "first") == {"before": ["authorizer"], "parallel": ["alpha", "beta"], "after": []}
-    assert pk.order_services(["alpha", "authorizer", "beta"], ["authorizer"], "last")["after"] == ["authorizer"]
+    assert runner.order_services(["alpha", "authorizer", "beta"], ["authorizer"], "first") == \
+        {"before": ["authorizer"], "parallel": ["alpha", "beta"], "after": []}
+    assert runner.order_services(["alpha", "authorizer", "beta"], ["authorizer"], "last")["after"] == ["authorizer"]
     trace = tmp_path / "trace"
-    pk.package_services(sources(project), pk.ServerlessPackager(FAKE_SLS), context(tmp_path, project, trace=trace), 4, ["authorizer"], "last")
+    runner.package_services(sources(project), ServerlessPackager(FAKE_SLS), context(tmp_path, project, trace=trace), 4, ["authorizer"], "last")
     events = [line.split() for line in trace.read_text().splitlines()]
     authorizer_start = next(index for index, event in enumerate(events) if event[0] == "start" and event[2] == "authorizer")
     assert sum(1 for event in events[:authorizer_start] if event[0] == "end") == 2
@@ -215,7 +221,7 @@ def test_the_slot_pool_caps_packagings_across_concurrent_callers(tmp_path):
 
     def region_host(region):
         ctx = context(tmp_path, project, region=region, slots=3, trace=trace, seconds="0.3")
-        outcomes[region] = pk.package_services(sources(project, tuple(f"svc{index}" for index in range(4))), pk.ServerlessPackager(FAKE_SLS), ctx, 4)
+        outcomes[region] = runner.package_services(sources(project, tuple(f"svc{index}" for index in range(4))), ServerlessPackager(FAKE_SLS), ctx, 4)
 
     threads = [threading.Thread(target=region_host, args=(region,)) for region in ("us-east-1", "eu-west-1", "ap-southeast-2")]
     for thread in threads:
@@ -261,7 +267,7 @@ def another_run(source: Path, destination: Path) -> Path:
 
 def test_collect_output_gives_the_same_bytes_and_keys_for_another_run_on_another_machine(tmp_path):
     source = BOOKSHELF / "serverless3" / "bookshelf-eu-west-1"
-    results = [pk.collect_output("bookshelf", "service", "dev", str(folder), str(tmp_path / name / "out"))
+    results = [collect_output("bookshelf", "service", "dev", str(folder), str(tmp_path / name / "out"))
                for name, folder in (("first", source), ("second", another_run(source, tmp_path / "raw")),
                                     ("osls", BOOKSHELF / "osls" / "bookshelf-eu-west-1"))]
     first = results[0]
@@ -275,7 +281,7 @@ def test_collect_output_gives_the_same_bytes_and_keys_for_another_run_on_another
     # The keys and the template name the normalised ZIPs, which are what gets uploaded.
     body = Path(first["template_path"]).read_text()
     for item in first["artifacts"]:
-        assert item["sha256"] == tpl.sha256_file(item["path"]) and f"/{item['sha256'][:16]}/{item['name']}" in item["s3_key"]
+        assert item["sha256"] == sha256_file(item["path"]) and f"/{item['sha256'][:16]}/{item['name']}" in item["s3_key"]
         assert item["s3_key"] in body
     assert not re.search(r"\d{13}", body)
 
@@ -294,7 +300,7 @@ def test_collect_output_refuses_run_specific_values_and_leaves_nothing(tmp_path)
     (leaky / "cloudformation-template-update-stack.json").write_text(json.dumps(template))
     out = tmp_path / "out"
     with pytest.raises(tpl.TemplateError) as raised:
-        pk.collect_output("bookshelf", "service", "dev", str(leaky), str(out), [build_root])
+        collect_output("bookshelf", "service", "dev", str(leaky), str(out), [build_root])
     assert "Variables.DEPLOYED" in str(raised.value) and f"Variables.CONFIG: {build_root}" in str(raised.value)
     assert not out.exists()
 
@@ -307,6 +313,6 @@ def test_context_names_the_machine_paths(tmp_path):
 
 def test_the_post_processing_version_is_part_of_the_cache_key(tmp_path, monkeypatch):
     project = make_project(tmp_path / "p", ("alpha",))
-    before = pk.input_digest(str(project / "services" / "alpha"), stage="dev", region="eu-west-1")
-    monkeypatch.setattr(pk, "POST_PROCESSING_VERSION", pk.POST_PROCESSING_VERSION + "-next")
-    assert pk.input_digest(str(project / "services" / "alpha"), stage="dev", region="eu-west-1") != before
+    before = src.input_digest(str(project / "services" / "alpha"), stage="dev", region="eu-west-1")
+    monkeypatch.setattr(src, "POST_PROCESSING_VERSION", src.POST_PROCESSING_VERSION + "-next")
+    assert src.input_digest(str(project / "services" / "alpha"), stage="dev", region="eu-west-1") != before

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.multiregion.serverless.plugins.module_utils import records, rollout
-from ansible_collections.multiregion.serverless.plugins.module_utils.records import ApiCallFailed, PollPolicy, RecordState
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import AwsApiError
+from ansible_collections.multiregion.serverless.plugins.module_utils.records import PollPolicy, RecordState
 from ansible_collections.multiregion.serverless.plugins.module_utils.rollout import (
     FailureTolerance,
     ParameterSpec,
@@ -64,7 +65,7 @@ class FakeCatalog(RolloutApi):
     def start_update(self, update: PlannedUpdate) -> str:
         name = update.tenant.name
         if name in self.refusing:
-            raise ApiCallFailed(f"UpdateProvisionedProduct failed for {name}: InvalidParametersException: nope")
+            raise AwsApiError(f"UpdateProvisionedProduct failed for {name}: InvalidParametersException: nope")
         assert update.provisioning_parameters() == [{"Key": "TenantId", "UsePreviousValue": True}]
         record_id = f"rec-{name}"
         due = float("inf") if name in self.never_ending else self.clock.now + self.durations.get(name, 1.0)
@@ -415,15 +416,3 @@ def test_wait_for_record_follows_one_record_and_times_out() -> None:
     with pytest.raises(records.RecordTimeout, match="rec-2 did not finish within 10s"):
         records.wait_for_record(lambda rid: RecordState(rid, "IN_PROGRESS"), "rec-2", PollPolicy(1, 4, 10), clock, clock.sleep)
     assert clock.now == pytest.approx(10)
-
-
-def test_all_pages_follows_page_tokens() -> None:
-    pages = {None: {"Items": [1, 2], "NextPageToken": "p2"}, "p2": {"Items": [3], "NextPageToken": None}}
-    seen = []
-
-    def call(**kwargs):
-        seen.append(kwargs)
-        return pages[kwargs.get("PageToken")]
-
-    assert list(records.all_pages(call, "Items", Filter="x")) == [1, 2, 3]
-    assert seen == [{"Filter": "x"}, {"Filter": "x", "PageToken": "p2"}]

@@ -87,11 +87,12 @@ def test_awx_stats_sum_regions():
 
 
 def test_entries_from_the_roles_result_facts():
-    from ansible_collections.multiregion.serverless.plugins.module_utils.run_ledger import entries_from_region_results
+    from ansible_collections.multiregion.serverless.plugins.module_utils.run_ledger import entries_from_target_results
 
-    entries = entries_from_region_results(
+    entries = entries_from_target_results(
         {
             "eu-west-1": {
+                "account_id": "123456789012",
                 "package": {
                     "services": {"orders": {"packaging_seconds": 3.2}, "payments": {}},
                     "init_stacks": {"network-baseline": {}},
@@ -106,15 +107,31 @@ def test_entries_from_the_roles_result_facts():
                 ]},
             },
             "us-east-1": {"package": None, "catalog": None, "validate": None, "rollout": None},
-        }
+        },
+        account_id="210987654321",
     )
     packaging = {entry["service"]: entry for entry in entries["packaging"]}
     assert packaging["orders"]["status"] == "packaged" and packaging["orders"]["uploaded"] == 2 and packaging["orders"]["seconds"] == 3.2
     assert packaging["payments"]["status"] == "cached" and packaging["payments"]["uploaded"] == 0
     assert packaging["network-baseline"]["kind"] == "init"
     assert entries["catalog"] == [
-        {"region": "eu-west-1", "product": "platform-core", "status": "created", "changed": True, "version": "V3", "artifact_id": "pa-3",
-         "previous_version": None, "fingerprint": None}
+        {"account_id": "123456789012", "region": "eu-west-1", "product": "platform-core", "status": "created", "changed": True, "version": "V3",
+         "artifact_id": "pa-3", "previous_version": None, "fingerprint": None}
     ]
-    assert entries["validation"][0]["status"] == "passed"
+    assert entries["validation"][0]["status"] == "passed" and entries["validation"][0]["account_id"] == "123456789012"
     assert entries["rollout"][0]["tenant_id"] == "pp-1" and entries["rollout"][0]["from"] == "V2" and entries["rollout"][0]["error"] == "boom"
+
+
+def test_entries_are_keyed_on_the_target_and_older_ledgers_merge_into_the_runs_account():
+    # A ledger written before entries named their account: its entries belong to the run's account.
+    previous = first_attempt()
+    resumed = build_ledger(
+        dict(RUN, account_id="123456789012", status="succeeded", phases_done=["rollout"]),
+        {"rollout": [{"account_id": "123456789012", "region": "us-east-1", "product": "platform-core", "tenant_id": "pp-2",
+                      "status": "updated"}]},
+        previous=previous,
+    )
+    rollout = resumed["entries"]["rollout"]
+    assert len(rollout) == 3 and {entry["account_id"] for entry in rollout} == {"123456789012"}
+    assert {entry["tenant_id"]: entry["status"] for entry in rollout}["pp-2"] == "updated"
+    assert failures(resumed) == []

@@ -1,10 +1,14 @@
-"""Publishing into an artifact bucket (against moto with the local AWS extension, in-process)."""
+"""Publishing into an artifact bucket, and the publish service (against moto with the local AWS extension, in-process)."""
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from ansible_collections.multiregion.serverless.plugins.module_utils import s3_sync
-from ansible_collections.multiregion.serverless.plugins.module_utils.sls_template import sha256_file
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import AwsApis, S3Api
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import ServiceFailure
+from ansible_collections.multiregion.serverless.plugins.module_utils.common import sha256_file
 
 OWNER = "123456789012"
 BUCKET = "mrs-artifacts-dev-eu-west-1"
@@ -28,7 +32,7 @@ def files(tmp_path, **contents):
 
 
 def sync(client, objects, **kwargs):
-    return s3_sync.sync_objects(client, BUCKET, OWNER, objects, region=REGION, retrying=False, **kwargs)
+    return s3_sync.sync_objects(S3Api(client, REGION), BUCKET, OWNER, objects, **kwargs)
 
 
 def test_uploads_encrypted_with_sha256_then_skips(bucket, tmp_path):
@@ -83,3 +87,75 @@ def test_objects_from_packages_and_urls():
                  "artifacts": [{"s3_key": "z", "path": "/z", "sha256": "2"}]}, {"name": "pending", "status": "would_package"}]
     assert s3_sync.objects_from_packages(packages) == [{"key": "t", "path": "/t", "sha256": "1"}, {"key": "z", "path": "/z", "sha256": "2"}]
     assert s3_sync.regional_url("b", "eu-west-1", "k/x.json") == "https://b.s3.eu-west-1.amazonaws.com/k/x.json"
+
+
+# ---------------------------------------------------------------- the service: publish
+
+
+def package(tmp_path, name, template):
+    """An sls_package result of one service: its template (and one ZIP) on disk."""
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(template, sort_keys=True))
+    zip_path = tmp_path / f"{name}.zip"
+    zip_path.write_bytes(b"zip-" + name.encode())
+    digest = sha256_file(str(path))
+    return {"name": name, "kind": "service", "template_path": str(path), "template_sha256": digest,
+            "template_key": f"serverless/{name}/dev/templates/{digest}.json", "parameters": ["TenantId"],
+            "artifacts": [{"s3_key": f"serverless/{name}/dev/{digest[:16]}/{name}.zip", "path": str(zip_path), "sha256": sha256_file(str(zip_path))}]}
+
+
+def publish_request(tmp_path, **values):
+    definition = tmp_path / "core.yml"
+    definition.write_text("parameters: {TenantId: {Type: String}}\nnested_stacks: [{service: orders}]\n")
+    values.setdefault("packages", [package(tmp_path, "orders", {"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}, "Parameters": {"TenantId": {}}})])
+    values.setdefault("products", [str(definition)])
+    values.setdefault("products_output_dir", str(tmp_path / "products"))
+    values.setdefault("stage", "dev")
+    return s3_sync.PublishRequest(bucket=BUCKET, expected_bucket_owner=OWNER, **values)
+
+
+def test_publish_renders_the_products_and_publishes_them_after_what_they_point_at(bucket, aws_mock, tmp_path):
+    apis = AwsApis(lambda service: aws_mock.client(service, REGION), REGION)
+    checked = s3_sync.publish(apis, publish_request(tmp_path, check_mode=True))
+    assert checked["changed"] and len(checked["uploaded"]) == 3 and "path" not in checked["products"]["core"]
+    assert not (tmp_path / "products").exists() and bucket.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+    result = s3_sync.publish(apis, publish_request(tmp_path))
+    product = result["products"]["core"]
+    assert product["key"].startswith("products/core/dev/") and product["url"] == f"https://{BUCKET}.s3.{REGION}.amazonaws.com/{product['key']}"
+    assert product["fingerprint"].startswith("sha256:") and product["nested_template_urls"] == {"OrdersServiceStack": result["template_urls"]["service/orders"]}
+    assert result["uploaded"][-1] == product["key"]  # the product template goes last
+    assert json.loads(bucket.get_object(Bucket=BUCKET, Key=product["key"])["Body"].read())["Resources"]["OrdersServiceStack"]
+    assert result["summary"] == f"{BUCKET}: 3 uploaded, 0 already there"
+    again = s3_sync.publish(apis, publish_request(tmp_path))
+    assert not again["changed"] and again["summary"] == f"{BUCKET}: 0 uploaded, 3 already there"
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"expected_bucket_owner": "me"}, "expected_bucket_owner must be a 12-digit account id, got 'me'"),
+        ({"stage": None}, "products needs stage and products_output_dir"),
+        ({"concurrency": 0}, "concurrency must be 1 or more, got 0"),
+    ],
+)
+def test_publish_refuses_bad_options_before_any_call(tmp_path, values, message):
+    made = []
+    apis = AwsApis(made.append, REGION)
+    request = publish_request(tmp_path, **{key: value for key, value in values.items() if key != "expected_bucket_owner"})
+    if "expected_bucket_owner" in values:
+        request = s3_sync.PublishRequest(**dict(vars(request), expected_bucket_owner=values["expected_bucket_owner"]))
+    with pytest.raises(ServiceFailure) as refused:
+        s3_sync.publish(apis, request)
+    assert refused.value.msg == message and made == []
+
+
+def test_a_foreign_bucket_fails_the_publication_naming_the_owner(aws_mock, tmp_path):
+    other = aws_mock.session_for_account("210987654321", REGION).client("s3")
+    other.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    apis = AwsApis(lambda service: aws_mock.client(service, REGION), REGION)
+    with pytest.raises(ServiceFailure) as failed:
+        s3_sync.publish(apis, publish_request(tmp_path, products=[]))
+    assert failed.value.msg.startswith(f"publishing to {BUCKET} failed for 2 object(s): HeadObject failed in eu-west-1 for s3://{BUCKET}/")
+    assert f"(is bucket {BUCKET} owned by account {OWNER}? nothing was uploaded)" in failed.value.msg
+    assert failed.value.result["changed"] is False and len(failed.value.result["failures"]) == 2

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.multiregion.serverless.plugins.module_utils import naming
 from ansible_collections.multiregion.serverless.plugins.module_utils import sls_template as tpl
+from ansible_collections.multiregion.serverless.plugins.module_utils.common import canonical_json, sha256_file
 
 CAPTURED_ROOT = Path(__file__).parent / "fixtures" / "sls_output"
 CAPTURED = sorted(CAPTURED_ROOT.glob("**/" + tpl.UPDATE_TEMPLATE_FILE)) if CAPTURED_ROOT.is_dir() else []
@@ -51,7 +53,7 @@ def test_captured_templates_become_content_addressed(path):
     template = tpl.read_template(str(path))
     output_dir = path.parent
     keys = tpl.timestamped_artifact_keys(template)
-    zips = {entry.name: tpl.sha256_file(str(entry)) for entry in output_dir.glob("*.zip")}
+    zips = {entry.name: sha256_file(str(entry)) for entry in output_dir.glob("*.zip")}
     functions = tpl.function_logical_ids(template)
     # Every function's code is a timestamped key whose ZIP is in the output folder.
     for logical_id in functions:
@@ -65,7 +67,7 @@ def test_captured_templates_become_content_addressed(path):
         assert key.endswith(f"/{zips[name][:16]}/{name}")
         assert key.startswith(tpl.artifact_prefix(template) + "/")
     # Deterministic: the same output gives the same bytes; only the timestamp differed.
-    assert tpl.canonical_json(rewritten) == tpl.canonical_json(tpl.make_content_addressed(copy.deepcopy(template), zips)[0])
+    assert canonical_json(rewritten) == canonical_json(tpl.make_content_addressed(copy.deepcopy(template), zips)[0])
     assert tpl.function_logical_ids(rewritten) == functions
     # The whole normalisation accepts what the example services write, at the time they were packaged.
     normalized, normalized_keys = tpl.normalize_template(template, zips, packaged_at(template), ["/work/project", "/work/build"])
@@ -87,13 +89,13 @@ def test_keys_are_derived_from_the_zip_sha256():
 
 def test_two_packagings_differing_only_in_timestamp_give_identical_bytes():
     later = json.loads(json.dumps(INLINE).replace(STAMP, "1795439999999-2026-11-23T13:19:59.999Z"))
-    assert tpl.canonical_json(tpl.make_content_addressed(INLINE, SHAS)[0]) == tpl.canonical_json(tpl.make_content_addressed(later, SHAS)[0])
+    assert canonical_json(tpl.make_content_addressed(INLINE, SHAS)[0]) == canonical_json(tpl.make_content_addressed(later, SHAS)[0])
 
 
 def test_a_changed_zip_changes_its_key_and_the_template():
     changed = dict(SHAS, **{"demo.zip": "d" * 64})
-    before = tpl.canonical_json(tpl.make_content_addressed(INLINE, SHAS)[0])
-    after = tpl.canonical_json(tpl.make_content_addressed(INLINE, changed)[0])
+    before = canonical_json(tpl.make_content_addressed(INLINE, SHAS)[0])
+    after = canonical_json(tpl.make_content_addressed(INLINE, changed)[0])
     assert before != after
     assert tpl.make_content_addressed(INLINE, changed)[1]["world.zip"] == tpl.make_content_addressed(INLINE, SHAS)[1]["world.zip"]
 
@@ -107,8 +109,8 @@ def test_template_facts():
     assert tpl.function_logical_ids(INLINE) == ["HelloLambdaFunction", "WorldLambdaFunction"]
     assert tpl.artifact_prefix(INLINE) == "serverless/demo/dev"
     assert tpl.artifact_buckets(INLINE) == ["mrs-artifacts-dev-eu-west-1"]
-    assert tpl.service_template_key("serverless/demo/dev", "e" * 64) == f"serverless/demo/dev/templates/{'e' * 64}.json"
-    assert tpl.init_template_key("net", "dev", "f" * 64) == f"init/net/dev/{'f' * 64}.json"
+    assert naming.service_template_key("serverless/demo/dev", "e" * 64) == f"serverless/demo/dev/templates/{'e' * 64}.json"
+    assert naming.init_template_key("net", "dev", "f" * 64) == f"init/net/dev/{'f' * 64}.json"
 
 
 def test_read_template_reports_bad_files(tmp_path):
@@ -147,7 +149,7 @@ def normalized_zips(output_dir: Path, destination: Path) -> dict:
     shas = {}
     for source in sorted(output_dir.glob("*.zip")):
         tpl.normalize_zip(str(source), str(destination / source.name))
-        shas[source.name] = tpl.sha256_file(str(destination / source.name))
+        shas[source.name] = sha256_file(str(destination / source.name))
     return shas
 
 
@@ -273,7 +275,7 @@ def test_renaming_a_logical_id_follows_every_reference():
 
 
 def test_both_packagers_give_the_same_normalised_template(tmp_path):
-    results = {packager: tpl.canonical_json(normalized(folder, tmp_path)[0]) for packager, folder in BOOKSHELF.items()}
+    results = {packager: canonical_json(normalized(folder, tmp_path)[0]) for packager, folder in BOOKSHELF.items()}
     assert results["serverless3"] == results["osls"]
     raw = {packager: (folder / tpl.UPDATE_TEMPLATE_FILE).read_bytes() for packager, folder in BOOKSHELF.items()}
     for packager in BOOKSHELF:
@@ -290,7 +292,7 @@ def test_other_runs_of_the_same_source_give_the_same_template(tmp_path):
     later = raw.replace(stamp, "1796290064000-2026-12-03T09:27:44.000Z").replace(deployment, "1796290063313")
     template = json.loads(later)
     second = tpl.normalize_template(template, shas, 1796290064.0)[0]
-    assert tpl.canonical_json(first) == tpl.canonical_json(second)
+    assert canonical_json(first) == canonical_json(second)
 
 
 def deployment_id(template: dict) -> str:

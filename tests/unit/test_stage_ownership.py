@@ -1,7 +1,7 @@
 """Which product a stage owns: names, the ownership tag, and the lookup that refuses anything else.
 
-The lookup runs against the in-process local AWS (``aws_mock``) through plain boto3, so the products it has to
-tell apart are real Service Catalog products made the way a person or another stage would make them.
+The lookup runs against the in-process local AWS (``aws_mock``) through the access layer over plain boto3, so the
+products it has to tell apart are real Service Catalog products made the way a person or another stage would make them.
 """
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import ServiceCatalogApi
 from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import (
     STAGE_TAG_KEY,
     OwnershipError,
@@ -52,18 +53,11 @@ def make_product(client, name, tags=()):
     return answer["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
 
 
-OPERATIONS = {"SearchProductsAsAdmin": "search_products_as_admin", "DescribeProductAsAdmin": "describe_product_as_admin"}
-
-
 def directory(client, calls=None):
-    """The lookup over a plain boto3 client (the modules give it a retrying one); ``calls`` records each operation."""
-
-    def call(operation, _resource, **kwargs):
-        if calls is not None:
-            calls.append(operation)
-        return getattr(client, OPERATIONS[operation])(**kwargs)
-
-    return ProductDirectory(call, REGION)
+    """The lookup over the Service Catalog access layer; ``calls`` records each operation that reaches the wire."""
+    if calls is not None:
+        client.meta.events.register("before-call.servicecatalog.*", lambda model, **_kw: calls.append(model.name))
+    return ProductDirectory(ServiceCatalogApi(client, REGION))
 
 
 def test_a_stage_finds_only_its_own_product(catalog):
@@ -120,3 +114,9 @@ def test_the_listing_is_read_once_per_directory_and_follows_pages(catalog):
     assert products.describe("p104", "dev") is not None
     assert products.describe("p000", "dev") is not None
     assert calls == ["SearchProductsAsAdmin", "SearchProductsAsAdmin", "DescribeProductAsAdmin", "DescribeProductAsAdmin"]
+
+
+def test_an_id_that_names_no_product_finds_none_like_an_unknown_name(catalog):
+    calls = []
+    assert directory(catalog, calls).describe("prod-doesnotexist1", "dev") is None
+    assert calls == ["DescribeProductAsAdmin"]  # an id needs no listing

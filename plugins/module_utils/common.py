@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiregion.serverless contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Helpers every part of the collection shares: JSON forms, hashing, file writes, name patterns.
+
+A leaf: it imports nothing of the collection, so anything may import it and nothing needs to import back.
+
+* ``canonical_json`` - the byte form every published template, cache entry and ledger is written (and the
+  packaged templates hashed) in: sorted keys, 2-space indent, final newline.
+* ``compact_json`` - the normal form template fingerprints are taken of: sorted keys, no whitespace.
+  Both are stable; they differ on purpose (one is read by people, one only hashed) and must not be mixed:
+  changing either changes every key or fingerprint made with it.
+* ``sha256_bytes`` / ``sha256_text`` / ``sha256_file`` - hex sha256 digests.
+* ``write_fresh_file`` - an atomic write as a new inode (never through a hard link).
+* ``*_PATTERN`` - what a stage, region, account, bucket, SSM prefix and Service Catalog product name may be.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from typing import Any
+
+# A stage name: it is part of bucket names, SSM paths, S3 keys and Service Catalog names.
+STAGE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# Commercial, GovCloud, China and ISO partitions: <area>-<direction>-<n> (e.g. us-east-1, ap-southeast-2,
+# us-gov-west-1, cn-north-1). A name of that shape that AWS does not have is still caught against the
+# stage's own list.
+REGION_PATTERN = re.compile(
+    r"^(?:[a-z]{2}(?:-gov|-iso[a-z]?)?)-(?:north|south|east|west|central|northeast|northwest|southeast|southwest|mid|midwest)-\d{1,2}$"
+)
+ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
+BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+SSM_PREFIX_PATTERN = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
+# What a Service Catalog product name may be here: it is also a level of the stage's SSM parameter names
+# (<ssm_prefix>/products/<name>/latest-artifact-id), and SSM allows only these characters.
+CATALOG_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+_CHUNK = 1 << 20
+
+
+def canonical_json(document: Any) -> bytes:
+    """The one byte form templates, cache entries and ledgers are written (and hashed) in."""
+    return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def compact_json(document: Any) -> str:
+    """The normal form fingerprints are taken of: sorted keys, no whitespace, UTF-8 characters kept."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    return sha256_bytes(text.encode("utf-8"))
+
+
+def sha256_file(path: str, chunk_size: int = _CHUNK) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_fresh_file(path: str, data: bytes) -> None:
+    """Write ``path`` atomically as a new inode: a hard-linked copy of a user's file is never written through."""
+    if os.path.lexists(path):
+        os.unlink(path)
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)

@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright: multiregion.serverless contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The service behind the ``sls_package`` module: check the options, package one deploy target, shape the result.
+
+``package_target(params, check_mode, log, warn)`` returns the module's result or raises ``PackagingFailed``
+holding the message and the partial result; the module only builds itself and exits or fails.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+from ansible_collections.multiregion.serverless.plugins.module_utils import naming
+from ansible_collections.multiregion.serverless.plugins.module_utils.common import REGION_PATTERN, STAGE_PATTERN
+from ansible_collections.multiregion.serverless.plugins.module_utils.concurrency import SlotPool
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.compose import ComposePackager
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.packager import PackagingError
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.runner import PackagingContext, package_init_stacks, package_services
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.serverless import ServerlessPackager
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.sources import discover_services
+
+# The service packagers, by the module's ``packager`` option. A SAM packager is one more entry here.
+PACKAGERS = {"serverless": ServerlessPackager}
+CLI_ENVIRONMENT = {"SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off", "SLS_DISABLE_AUTO_UPDATE": "1"}
+LOG_PREFIX = "sls_package: "
+
+
+class PackagingFailed(Exception):
+    """The module fails with ``msg`` and ``result`` (the keys known so far)."""
+
+    def __init__(self, msg: str, result: Optional[Dict[str, Any]] = None) -> None:
+        super().__init__(msg)
+        self.result = result or {}
+
+
+def _checked(params: Mapping[str, Any]) -> None:
+    stage, region = params["stage"], params["region"]
+    if not STAGE_PATTERN.match(stage):
+        raise PackagingFailed(f"stage must be a plain name such as dev or prod, got {stage!r}")
+    if params["known_stages"] is not None and stage not in params["known_stages"]:
+        raise PackagingFailed(f"unknown stage '{stage}' (known stages: {', '.join(params['known_stages'])})")
+    if not REGION_PATTERN.match(region):
+        raise PackagingFailed(f"region must be an AWS region name such as eu-west-1, got {region!r}")
+    for option in ("concurrency", "max_parallel_packagings", "timeout"):
+        if params[option] < 1:
+            raise PackagingFailed(f"{option} must be 1 or more, got {params[option]}")
+
+
+def select_services(params: Mapping[str, Any], services_dir: str, config_names: Any, warn: Callable[[str], None]) -> Dict[str, List[str]]:
+    """The services to package: discovered, minus the exclusion lists, narrowed to ``services``."""
+    discovery = discover_services(services_dir, params["always_excluded_services"], params["excluded_services"], config_names)
+    if params["services"] is not None:
+        wanted = params["services"]
+        not_deployable = [name for name in wanted if name not in discovery["services"]]
+        if not_deployable:
+            raise PackagingFailed(f"not deployable service(s) in {services_dir}: {', '.join(not_deployable)} "
+                                  f"(deployable: {', '.join(discovery['services'])}; excluded: {', '.join(discovery['excluded']) or 'none'})")
+        discovery["services"] = [name for name in discovery["services"] if name in wanted]
+    for name in discovery["unknown_exclusions"]:
+        warn(f"excluded service '{name}' does not exist in {services_dir}")
+    return discovery
+
+
+def _progress_log(path: str, check_mode: bool, log: Callable[[str], None]) -> Callable[[str], None]:
+    """One line per finished packaging to the module's log and, unless in check mode, to ``path``."""
+    lock = threading.Lock()
+
+    def write(message: str) -> None:
+        log(LOG_PREFIX + message)
+        if check_mode:
+            return
+        with lock:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(message + "\n")
+
+    return write
+
+
+def summary(region: str, result: Dict[str, Any], check_mode: bool) -> str:
+    verb = "would be packaged" if check_mode else "packaged"
+    services, stacks = result["services"], result["init_stacks"]
+    return (f"{region}: {len([s for s in services if s['changed']])} of {len(services)} services {verb}"
+            f", {len([s for s in stacks if s['changed']])} of {len(stacks)} init stacks {verb}"
+            f", {len(result['cached'])} unchanged")
+
+
+def package_target(params: Mapping[str, Any], check_mode: bool, log: Callable[[str], None], warn: Callable[[str], None]) -> Dict[str, Any]:
+    """Package the services (and init stacks) of one stage and region; the ``sls_package`` result."""
+    _checked(params)
+    stage, region = params["stage"], params["region"]
+    project_dir = os.path.abspath(params["project_dir"])
+    if not os.path.isdir(project_dir):
+        raise PackagingFailed(f"project_dir is not a directory: {project_dir}")
+    services_dir = params["services_dir"] or os.path.join(project_dir, "services")
+    build_root = os.path.abspath(params["build_root"] or naming.default_build_root(project_dir))
+    work_dir = naming.target_build_dir(build_root, stage, region)
+    slots_dir = params["slots_dir"] or naming.default_slots_dir(build_root)
+    progress = _progress_log(params["progress_file"] or os.path.join(work_dir, "progress.log"), check_mode, log)
+    env = dict(os.environ, **CLI_ENVIRONMENT)
+    env.update({key: str(value) for key, value in params["environment"].items()})
+    result: Dict[str, Any] = dict(changed=False, services=[], init_stacks=[], packaged=[], cached=[], excluded=[], unknown_exclusions=[])
+    try:
+        packager_class = PACKAGERS[params["packager"]]
+        discovery = select_services(params, services_dir, packager_class.config_names, warn)
+        result.update(excluded=discovery["excluded"], unknown_exclusions=discovery["unknown_exclusions"])
+        packager = packager_class(params["sls_binary"])
+        ctx = PackagingContext(
+            stage=stage, region=region, project_dir=project_dir, build_root=build_root,
+            slots=SlotPool(slots_dir, params["max_parallel_packagings"]), locks_dir=slots_dir, env=env,
+            timeout=params["timeout"], check_mode=check_mode, log=progress,
+            extra_skip=[build_root], extra_inputs=params["extra_inputs"],
+        )
+        sources = {name: os.path.join(services_dir, name) for name in discovery["services"]}
+        outcome = package_services(sources, packager, ctx, params["concurrency"], params["serial_services"], params["serial_order"])
+        result["services"] = outcome["results"]
+        if outcome["failures"]:
+            # The message carries each failure with the last lines of the CLI's output: it is what people read.
+            details = "\n\n".join(failure["msg"] for failure in outcome["failures"])
+            raise PackagingFailed(f"packaging failed in {region}: {details}", dict(result, failures=outcome["failures"]))
+        if params["init_dir"]:
+            compose = ComposePackager(params["compose_binary"], params["compose_sls_binary"] or params["sls_binary"])
+            result["init_stacks"] = package_init_stacks(params["init_dir"], compose, ctx)
+    except PackagingError as exc:
+        raise PackagingFailed(str(exc), result) from None
+    everything = result["services"] + result["init_stacks"]
+    result["packaged"] = [item["name"] for item in everything if item["status"] in ("packaged", "would_package")]
+    result["cached"] = [item["name"] for item in everything if item["status"] == "cached"]
+    result["changed"] = bool(result["packaged"])
+    result["summary"] = summary(region, result, check_mode)
+    result["work_dir"] = work_dir
+    return result
