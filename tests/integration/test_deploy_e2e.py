@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Set, Tuple
+from typing import Any, Dict, List, Set, Tuple
 
 import pytest
 import yaml
@@ -127,21 +127,10 @@ def assert_run_published(scenario: Scenario, run_id: str) -> Dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def e2e_aws() -> Iterator[Any]:
-    from local_aws.pytest_plugin import LocalAwsServer
-
-    server = LocalAwsServer()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def scenario(e2e_aws, tmp_path_factory) -> Scenario:
+def scenario(module_local_aws, tmp_path_factory) -> Scenario:
     # The project in a folder of its own: the package phase builds into <project_dir>/../build.
     project = copy_project(tmp_path_factory.mktemp("deploy-e2e") / "project")
-    state = Scenario(e2e_aws, project, PlaybookRunner(e2e_aws.env, user="alice"))
+    state = Scenario(module_local_aws, project, PlaybookRunner(module_local_aws.env, user="alice"))
     bootstrap = state.runner.bootstrap(project, STAGE, REGIONS)
     assert bootstrap.returncode == 0, bootstrap.explain()
     state.deploy("cold", catalog_create_missing_products=True)
@@ -410,9 +399,9 @@ def outcome(process: subprocess.Popen) -> Tuple[int, str]:
     return process.returncode, output
 
 
-def test_of_two_runs_taking_the_lock_at_once_exactly_one_wins(e2e_aws) -> None:
+def test_of_two_runs_taking_the_lock_at_once_exactly_one_wins(module_local_aws) -> None:
     contenders = {"20261123T090000Z-00000a": "carol", "20261123T090000Z-00000b": "dave"}
-    started = {run_id: take_lock(e2e_aws.env, run_id, holder) for run_id, holder in contenders.items()}
+    started = {run_id: take_lock(module_local_aws.env, run_id, holder) for run_id, holder in contenders.items()}
     outcomes = {run_id: outcome(process) for run_id, process in started.items()}
 
     winners = [run_id for run_id, outcome in outcomes.items() if outcome[0] == 0]
@@ -420,13 +409,13 @@ def test_of_two_runs_taking_the_lock_at_once_exactly_one_wins(e2e_aws) -> None:
     winner = winners[0]
     loser = next(run_id for run_id in contenders if run_id != winner)
     assert f"stage 'race' is being deployed by {contenders[winner]} (run {winner}" in " ".join(outcomes[loser][1].split()), outcomes[loser][1]
-    assert lock_value(e2e_aws, PRIMARY, RACE_PREFIX)["run_id"] == winner
+    assert lock_value(module_local_aws, PRIMARY, RACE_PREFIX)["run_id"] == winner
 
     # The loser's release (its finish/abort path) never frees a lock it does not hold; the winner's does.
-    assert outcome(take_lock(e2e_aws.env, loser, contenders[loser], state="absent"))[0] == 0
-    assert lock_value(e2e_aws, PRIMARY, RACE_PREFIX)["run_id"] == winner
-    assert outcome(take_lock(e2e_aws.env, winner, contenders[winner], state="absent"))[0] == 0
-    assert lock_value(e2e_aws, PRIMARY, RACE_PREFIX) is None
+    assert outcome(take_lock(module_local_aws.env, loser, contenders[loser], state="absent"))[0] == 0
+    assert lock_value(module_local_aws, PRIMARY, RACE_PREFIX)["run_id"] == winner
+    assert outcome(take_lock(module_local_aws.env, winner, contenders[winner], state="absent"))[0] == 0
+    assert lock_value(module_local_aws, PRIMARY, RACE_PREFIX) is None
 
 
 # ---- Static inputs of the deploy: the real-AWS inventory, the AWX surveys and configuration.

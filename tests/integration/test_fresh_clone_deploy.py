@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Set
+from typing import Any, Dict, List, Set
 
 import pytest
 
@@ -90,32 +90,21 @@ class Clones:
         return {key for key in bucket_keys(self.aws, BUCKET, REGION) if not key.startswith("runs/")}
 
 
-@pytest.fixture(scope="module")
-def clone_aws() -> Iterator[Any]:
-    from local_aws.pytest_plugin import LocalAwsServer
-
-    server = LocalAwsServer()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def deployment_ids(aws: Any, key: str) -> Set[str]:
     body = aws.client("s3", REGION).get_object(Bucket=BUCKET, Key=key)["Body"].read()
     resources = json.loads(body)["Resources"]
     return {logical_id for logical_id, resource in resources.items() if resource["Type"] == "AWS::ApiGateway::Deployment"}
 
 
-def test_fresh_clones_with_either_packager_change_nothing_and_a_new_route_makes_one_version(clone_aws, tmp_path: Path) -> None:
-    clones = Clones(clone_aws)
+def test_fresh_clones_with_either_packager_change_nothing_and_a_new_route_makes_one_version(module_local_aws, tmp_path: Path) -> None:
+    clones = Clones(module_local_aws)
     first = fresh_clone(tmp_path / "runner-a" / "checkout", 0o022)
     bootstrap = clones.runner.bootstrap(first, STAGE, [REGION])
     assert bootstrap.returncode == 0, bootstrap.explain()
     clones.deploy("clone-a", first, "serverless3", 0o022, "catalog_create_missing_products=true")
     for product, name in PRODUCTS.items():
         names = [f"{product}-{number}" for number in (1, 2)]
-        assert set(provision_tenants(clone_aws, REGION, SSM_PREFIX, name, names).values()) == {"SUCCEEDED"}
+        assert set(provision_tenants(module_local_aws, REGION, SSM_PREFIX, name, names).values()) == {"SUCCEEDED"}
     versions, tenants_before, keys = clones.versions(), clones.tenant_versions(), clones.keys()
     assert all(found == ["V1"] for found in versions.values()), versions
 
@@ -138,7 +127,7 @@ def test_fresh_clones_with_either_packager_change_nothing_and_a_new_route_makes_
     added = clones.keys() - keys
     old_template = next(key for key in keys if key.startswith("serverless/payments/dev/templates/"))
     new_template = next(key for key in added if key.startswith("serverless/payments/dev/templates/"))
-    assert deployment_ids(clone_aws, old_template) != deployment_ids(clone_aws, new_template)
+    assert deployment_ids(module_local_aws, old_template) != deployment_ids(module_local_aws, new_template)
     assert {key.split("/")[1] for key in added if key.startswith("serverless/")} == {"payments"}, added
     after = clones.versions()
     assert after == {"platform-core-dev": ["V1", "V2"], "tenant-analytics-dev": ["V1"]}

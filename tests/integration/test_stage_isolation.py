@@ -12,7 +12,7 @@ The stand-in packager (benchmarks/fake_sls) keeps packaging to a fraction of a s
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -81,18 +81,7 @@ class TwoStages:
 
 
 @pytest.fixture(scope="module")
-def isolation_aws() -> Iterator[Any]:
-    from local_aws.pytest_plugin import LocalAwsServer
-
-    server = LocalAwsServer()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def stages(isolation_aws, tmp_path_factory) -> TwoStages:
+def stages(module_local_aws, tmp_path_factory) -> TwoStages:
     project = make_project(tmp_path_factory.mktemp("two-stages") / "project", "dev", REGIONS, product=PRODUCT)
 
     def add_qa(settings: Dict[str, Any]) -> None:
@@ -100,7 +89,7 @@ def stages(isolation_aws, tmp_path_factory) -> TwoStages:
         settings["stages"]["qa"] = qa
 
     edit_project_settings(project.root, add_qa)
-    scenario = TwoStages(isolation_aws, project)
+    scenario = TwoStages(module_local_aws, project)
     for stage in STAGES:
         done = scenario.runner.bootstrap(project.root, stage, REGIONS)
         assert done.returncode == 0, done.explain()

@@ -1,6 +1,7 @@
 """pytest fixtures for the local AWS (registered by tests/conftest.py).
 
-* ``local_aws`` (session): a ``tools/local-aws`` server on a free port. ``.endpoint_url``, ``.env`` (merge into
+* ``local_aws`` (session): a ``tools/local-aws`` server on a free port (``module_local_aws``: one of a test module's
+  own, for scenarios whose state and call counts are theirs alone). ``.endpoint_url``, ``.env`` (merge into
   a subprocess environment: ``{**os.environ, **local_aws.env}``), ``.client(service, region)``,
   ``.set_faults(**faults)``, ``.clear_faults()``, ``.calls()``, ``.throttled()``, ``.reset_calls()``,
   ``.reset()`` (wipes all state), ``.session_for_account(account_id)``.
@@ -159,13 +160,23 @@ class LocalAwsMock(_Common):
         self.reset_calls()
 
 
-@pytest.fixture(scope="session")
-def local_aws() -> Iterator[LocalAwsServer]:
+def _served() -> Iterator[LocalAwsServer]:
     server = LocalAwsServer()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[LocalAwsServer]:
+    yield from _served()
+
+
+@pytest.fixture(scope="module")
+def module_local_aws() -> Iterator[LocalAwsServer]:
+    """A server of the test module's own: its scenario's state and call counts are no other module's."""
+    yield from _served()
 
 
 @pytest.fixture
