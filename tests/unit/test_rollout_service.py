@@ -1,0 +1,160 @@
+"""The rollout service (``rollout_service.roll_out``) against the in-process local AWS (``aws_mock``): the walk, the calls
+it makes, its results, and what it leaves in Service Catalog and CloudFormation.
+
+Every test starts from the same region, seeded through plain boto3 (``catalog_seed``): product ``core`` of stage dev with
+V1 and V2 (V2 adds an output), V2's id in SSM, and four tenants: t-a and t-d on V1, t-b on V2, t-c on V1 with its
+provisioning still running (UNDER_CHANGE).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import pytest
+
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import AwsApiError, ServiceFailure
+from ansible_collections.multiregion.serverless.plugins.module_utils.rollout import TargetOptions, update_token
+from ansible_collections.multiregion.serverless.plugins.module_utils.rollout_service import RolloutRequest, roll_out
+from catalog_seed import REGION, Seeded, ServiceClients, provision, seed_product, tenant_states
+
+# What a rollout of core to V2 reads: the product (listing, then the product), the target in SSM, the tenants, and
+# one DescribeProvisioningArtifact per version (V2, and V1 that t-a, t-c and t-d are on).
+PLANNING_CALLS = {"SearchProductsAsAdmin": 1, "DescribeProductAsAdmin": 1, "SearchProvisionedProducts": 1, "DescribeProvisioningArtifact": 2}
+
+
+@pytest.fixture(name="region")
+def fixture_region(aws_mock: Any) -> Seeded:
+    seeded = seed_product(aws_mock)
+    for name, version in (("t-a", "V1"), ("t-b", "V2"), ("t-d", "V1")):
+        provision(aws_mock, seeded, name, version)
+    provision(aws_mock, seeded, "t-c", "V1", in_progress=True)
+    aws_mock.reset_calls()
+    return seeded
+
+
+def request(**values: Any) -> RolloutRequest:
+    values.setdefault("target", TargetOptions(stage="dev", ssm_prefix="/ms/dev"))
+    values.setdefault("poll_delay", 0.01)
+    values.setdefault("poll_max_delay", 0.05)
+    return RolloutRequest(products=values.pop("products", ["core"]), **values)
+
+
+def run(clients: ServiceClients, **values: Any) -> Dict[str, Any]:
+    return roll_out(clients.apis, request(**values))
+
+
+def statuses(result: Dict[str, Any]) -> Dict[str, str]:
+    return {item["name"]: item["status"] for item in result["tenants"]}
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"products": []}, "products must name at least one product"),
+        ({"products": ["a", "b"], "target": TargetOptions(ssm_parameter="/p")}, "ssm_parameter holds the target of one product"),
+        ({"failure_tolerance": "lots"}, "failure_tolerance must be a count (3) or a percentage (10%)"),
+        ({"order": ["tag:oops"]}, "must read tag:Key=Value"),
+        ({"poll_delay": 0}, "poll delays must satisfy"),
+        ({"max_concurrent": 0}, "max_concurrent must be 1 or more"),
+    ],
+)
+def test_bad_options_fail_before_any_call(aws_mock: Any, region: Seeded, values: Dict[str, Any], message: str) -> None:
+    with pytest.raises(ServiceFailure) as refused:
+        run(ServiceClients(aws_mock), **values)
+    assert message in refused.value.msg and refused.value.result == {}
+    assert aws_mock.calls() == {}
+    assert {name: state["status"] for name, state in tenant_states(aws_mock, region.product_id).items()} == {
+        "t-a": "AVAILABLE", "t-b": "AVAILABLE", "t-c": "UNDER_CHANGE", "t-d": "AVAILABLE"}
+
+
+def test_apply_updates_the_tenants_behind_and_reports_the_rest(aws_mock: Any, region: Seeded) -> None:
+    clients = ServiceClients(aws_mock)
+    result = run(clients)
+    assert statuses(result) == {"t-a": "updated", "t-b": "already_current", "t-c": "skipped", "t-d": "updated"}
+    assert result["changed"] is True and "version_changes" not in result and "diff" not in result
+    assert result["summary"] == {"updated": 2, "already_current": 1, "failed": 0, "skipped": 1, "not_started": 0, "would_update": 0, "total": 4}
+    v1, v2 = region.versions["V1"], region.versions["V2"]
+    assert result["targets"] == [{"product": "core", "product_id": region.product_id, "artifact_id": v2, "version": "V2", "source": f"ssm:{region.parameter}"}]
+    assert result["tolerance"] == {"failure_tolerance": "10%", "allowed": 0, "failed": 0, "exceeded": False, "stopped": False, "mode": "stop"}
+    skipped = next(item for item in result["tenants"] if item["name"] == "t-c")
+    assert skipped["reason"] == "status UNDER_CHANGE"
+    # One listing, one describe per version (not per tenant), one update per tenant behind, one poll each; no S3 read.
+    assert aws_mock.calls() == {"servicecatalog": dict(PLANNING_CALLS, UpdateProvisionedProduct=2, DescribeRecord=2), "ssm": {"GetParameter": 1}}
+    t_a = region.tenants["t-a"]
+    update = next(params for params in clients.sent("UpdateProvisionedProduct") if params["ProvisionedProductId"] == t_a["id"])
+    assert update == {"ProvisionedProductId": t_a["id"], "ProductId": region.product_id, "ProvisioningArtifactId": v2,
+                      "ProvisioningParameters": [{"Key": "TenantId", "UsePreviousValue": True}],
+                      "UpdateToken": update_token(t_a["id"], t_a["record"], v2)}
+    # What AWS now holds: the two updated stacks run V2 (its output) with their own TenantId kept; t-c was not touched.
+    states = tenant_states(aws_mock, region.product_id)
+    assert {name: (state["status"], state["artifact"]) for name, state in states.items()} == {
+        "t-a": ("AVAILABLE", v2), "t-b": ("AVAILABLE", v2), "t-c": ("UNDER_CHANGE", v1), "t-d": ("AVAILABLE", v2)}
+    assert states["t-a"]["parameters"] == {"TenantId": "t-a"} and states["t-a"]["outputs"] == ["Feature", "QueueUrl"]
+    assert states["t-d"]["parameters"] == {"TenantId": "t-d"} and states["t-d"]["outputs"] == ["Feature", "QueueUrl"]
+
+
+def test_check_and_diff_mode_read_only_and_compare_each_version_pair_once(aws_mock: Any, region: Seeded) -> None:
+    result = run(ServiceClients(aws_mock), check_mode=True, diff=True)
+    assert statuses(result) == {"t-a": "would_update", "t-b": "already_current", "t-c": "skipped", "t-d": "would_update"}
+    v1, v2 = region.versions["V1"], region.versions["V2"]
+    assert result["changed"] is True
+    assert result["version_changes"] == [{"product": "core", "from_artifact": v1, "to_artifact": v2, "tenants": 2, "changes": ["Outputs.Feature: added"]}]
+    assert result["diff"] == {"before": {"t-a": "V1", "t-d": "V1"}, "after": {"t-a": "V2", "t-d": "V2"}}
+    assert result["stats"]["polls"] == 0
+    # Reads only: no Update/Provision/Terminate, no PutParameter; each template read once (V1 and V2) for two tenants.
+    assert aws_mock.calls() == {"servicecatalog": PLANNING_CALLS, "ssm": {"GetParameter": 1}, "s3": {"GetObject": 2}}
+    assert {name: state["artifact"] for name, state in tenant_states(aws_mock, region.product_id).items()} == {"t-a": v1, "t-b": v2, "t-c": v1, "t-d": v1}
+
+
+def test_a_failed_tenant_fails_the_call_after_the_others_finished(aws_mock: Any, region: Seeded) -> None:
+    aws_mock.set_faults(fail_provisioned_products=["t-a"])
+    with pytest.raises(ServiceFailure) as failed:
+        run(ServiceClients(aws_mock), failure_tolerance="1")
+    assert failed.value.msg == (
+        "1 of 4 tenants failed in eu-west-1: core/t-a: ProvisioningFailed: Injected failure for provisioned product t-a (fail_provisioned_products)"
+    )
+    result = failed.value.result
+    assert result["changed"] is True and statuses(result)["t-d"] == "updated" and result["summary"]["failed"] == 1
+    states = tenant_states(aws_mock, region.product_id)
+    # The failed update leaves t-a TAINTED on its previous version; t-d went on to V2.
+    assert (states["t-a"]["status"], states["t-a"]["artifact"]) == ("TAINTED", region.versions["V1"])
+    assert (states["t-d"]["status"], states["t-d"]["artifact"]) == ("AVAILABLE", region.versions["V2"])
+
+
+def test_an_aws_error_while_planning_is_the_layers_one_line_error(aws_mock: Any, region: Seeded) -> None:
+    clients = ServiceClients(aws_mock)
+    # From the tenant listing on, every call is throttled (the clients make one attempt, so it surfaces at once).
+    clients.before["SearchProvisionedProducts"] = lambda: aws_mock.set_faults(throttle_rate=1.0)
+    with pytest.raises(AwsApiError) as failed:
+        run(clients)
+    assert str(failed.value) == f"SearchProvisionedProducts failed in eu-west-1 for product core ({region.product_id}): ThrottlingException: Rate exceeded"
+    assert aws_mock.throttled() == {"servicecatalog": {"SearchProvisionedProducts": 1}}
+    assert "UpdateProvisionedProduct" not in aws_mock.calls()["servicecatalog"]
+
+
+@pytest.mark.usefixtures("region")
+def test_an_unknown_product_and_an_unreadable_target_are_refused(aws_mock: Any) -> None:
+    clients = ServiceClients(aws_mock)
+    with pytest.raises(ServiceFailure) as unknown:
+        run(clients, products=["nope"])
+    assert unknown.value.msg == "product nope does not exist in eu-west-1"
+    with pytest.raises(ServiceFailure) as by_id:
+        run(clients, products=["prod-missing1"])
+    assert by_id.value.msg == "product prod-missing1 does not exist in eu-west-1"
+    with pytest.raises(AwsApiError) as unset:
+        run(clients, target=TargetOptions(stage="dev", ssm_prefix="/other"))
+    assert str(unset.value).startswith("GetParameter failed in eu-west-1 for /other/products/core/latest-artifact-id: ParameterNotFound")
+    assert "UpdateProvisionedProduct" not in aws_mock.calls()["servicecatalog"]
+
+
+def test_a_target_version_rolls_back_without_reading_ssm(aws_mock: Any, region: Seeded, tmp_path: Any) -> None:
+    progress = tmp_path / "progress" / "rollout.log"
+    result = run(ServiceClients(aws_mock), target=TargetOptions(stage="dev", target_version="V1"), progress_file=str(progress))
+    v1 = region.versions["V1"]
+    assert result["targets"][0]["source"] == "target_version" and result["targets"][0]["artifact_id"] == v1
+    assert statuses(result) == {"t-a": "already_current", "t-b": "updated", "t-c": "skipped", "t-d": "already_current"}
+    assert "ssm" not in aws_mock.calls()
+    lines = progress.read_text().splitlines()
+    assert f"{REGION}: 4 tenants, 1 to update, core -> V1 ({v1})" in lines[0]
+    assert any(f"[1/1] core t-b ({region.tenants['t-b']['id']}): updated" in line for line in lines)
+    t_b = tenant_states(aws_mock, region.product_id)["t-b"]
+    assert (t_b["artifact"], t_b["outputs"], t_b["parameters"]) == (v1, ["QueueUrl"], {"TenantId": "t-b"})
