@@ -19,7 +19,7 @@ copies that differ only in that line: ``IAMBackend.create_role`` and ``CloudForm
 (duplicate-name checks) and ``Role.delete_from_cloudformation_json``. Two more pieces of moto's stack build
 that no read can observe are made cheaper the same way (``patch_cloudformation_parsing``). A copy is installed only while the
 source of moto's method is still the one it was copied from (``MOTO_SOURCES``, moto 5.2.1); otherwise
-moto's own method stays, and ``tests/unit/local_aws`` fails so the copy gets reviewed.
+moto's own method stays, and ``tests/unit/tools/local_aws`` fails so the copy gets reviewed.
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.o
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.packager import PackagingError
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.serverless import ServerlessPackager
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[5]
 FAKE_SLS = str(REPO / "benchmarks" / "fake_sls" / "fake_sls")
 
 SERVICE_YML = """service: {name}

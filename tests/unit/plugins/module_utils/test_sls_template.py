@@ -20,7 +20,8 @@ from ansible_collections.multiregion.serverless.plugins.module_utils import nami
 from ansible_collections.multiregion.serverless.plugins.module_utils import sls_template as tpl
 from ansible_collections.multiregion.serverless.plugins.module_utils.common import canonical_json, sha256_file
 
-CAPTURED_ROOT = Path(__file__).parent / "fixtures" / "sls_output"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+CAPTURED_ROOT = FIXTURES / "sls_output"
 CAPTURED = sorted(CAPTURED_ROOT.glob("**/" + tpl.UPDATE_TEMPLATE_FILE)) if CAPTURED_ROOT.is_dir() else []
 
 STAMP = "1795435694826-2026-11-23T12:08:14.826Z"
@@ -131,7 +132,7 @@ def test_read_template_reports_bad_files(tmp_path):
 # authorizer, CORS OPTIONS/MOCK methods, versioned functions, a layer, a retained layer) from serverless 3
 # and osls, and ZIPs built here with what varies between machines (entry order, dates, modes, extra fields).
 
-BOOKSHELF_ROOT = Path(__file__).parent / "fixtures" / "sls_output_bookshelf"
+BOOKSHELF_ROOT = FIXTURES / "sls_output_bookshelf"
 BOOKSHELF = {packager: BOOKSHELF_ROOT / packager / "bookshelf-eu-west-1" for packager in ("serverless3", "osls")}
 NOW = 1796203663.0  # about when the fixtures were packaged: their stamps are within RUN_WINDOW of it
 EXEC_SCRIPT = b"#!/bin/sh\necho cover\n"

@@ -8,7 +8,7 @@ from typing import Set
 
 import pytest
 
-MODULES_DIR = Path(__file__).resolve().parents[2] / "plugins" / "modules"
+MODULES_DIR = Path(__file__).resolve().parents[4] / "plugins" / "modules"
 DOC_VARIABLES = {"DOCUMENTATION", "EXAMPLES", "RETURN"}
 MAX_CODE_LINES = 80
 

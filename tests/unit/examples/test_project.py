@@ -17,9 +17,9 @@ import yaml
 
 from ansible_collections.multiregion.serverless.plugins.module_utils import deploy_plan
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO_ROOT / "examples"
-SLS_OUTPUT = Path(__file__).resolve().parent / "fixtures" / "sls_output"
+SLS_OUTPUT = REPO_ROOT / "tests" / "unit" / "fixtures" / "sls_output"
 PRODUCT_KEYS = {"name", "description", "owner", "distributor", "support_email", "parameters", "nested_stacks"}
 
 
