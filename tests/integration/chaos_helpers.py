@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from urllib.parse import urlsplit
 
 import yaml
@@ -260,6 +260,8 @@ class StreamedRun:
         self.lines: List[Tuple[float, str]] = []
         self.killed_in: Optional[str] = None
         self._changed = threading.Condition()
+        self._kill_at: Optional[Callable[[str], bool]] = None
+        self.killed_by_reader = False
         self.process = subprocess.Popen(
             self.command, cwd=REPO_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,  # its own process group: SIGKILL reaches the forks and module processes too
@@ -271,10 +273,31 @@ class StreamedRun:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             with self._changed:
-                self.lines.append((time.monotonic(), line.rstrip("\n")))
+                text = line.rstrip("\n")
+                if self._kill_at is not None and self._kill_at(text):
+                    # Killed before this line is kept: what the run printed after the decision is not its state.
+                    self._kill_group()
+                    self.killed_by_reader = True
+                    self._changed.notify_all()
+                    return
+                self.lines.append((time.monotonic(), text))
                 self._changed.notify_all()
         with self._changed:
             self._changed.notify_all()
+
+    def kill_at(self, decide: Callable[[str], bool]) -> None:
+        """SIGKILL the run from the reader, the moment a console line makes ``decide`` true (before that line is kept).
+
+        Polling from another thread reacts too late under load: a phase's last quick tasks and the next play's
+        banner can all be printed between two polls."""
+        with self._changed:
+            self._kill_at = decide
+
+    def _kill_group(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     @property
     def output(self) -> str:
@@ -304,10 +327,7 @@ class StreamedRun:
     def kill(self) -> None:
         """SIGKILL the whole process group, as a lost AWX node or an OOM kill would."""
         self.killed_in = self.current_phase()
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        self._kill_group()
         self.wait()
 
     def wait(self, timeout: float = 900) -> int:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Set
 
 import pytest
 
@@ -87,23 +88,43 @@ def tasks_per_phase(run: StreamedRun) -> Dict[str, int]:
     return {phase: tasks_seen_in(run, phase) for phase in PHASE_PLAYS}
 
 
+class KillPoint:
+    """Read line by line (in the run's reader): the ``task_number``-th task of ``phase`` is reached, and from then on
+    the next task or play banner means the chosen task is over, so the kill is due at once. A phase that ends with
+    fewer tasks is killed at the next play's banner (a banner alone starts nothing)."""
+
+    def __init__(self, phase: str, task_number: int) -> None:
+        self.play = f"PLAY [{PHASE_PLAYS[phase]}]"
+        self.task_number = task_number
+        self.inside = False
+        self.tasks: Set[str] = set()
+        self.reached = threading.Event()
+
+    def __call__(self, line: str) -> bool:
+        if self.reached.is_set():
+            return line.startswith(("TASK [", "PLAY ["))
+        if line.startswith("PLAY ["):
+            self.inside = line.startswith(self.play)
+            return not self.inside and bool(self.tasks)
+        if self.inside and line.startswith("TASK ["):
+            self.tasks.add(line)
+            if len(self.tasks) >= self.task_number:
+                self.reached.set()
+        return False
+
+
 def kill_in_phase(run: StreamedRun, phase: str, task_number: int, delay: float) -> Dict[str, Any]:
-    """SIGKILL ``run`` once its ``phase`` announced ``task_number`` tasks, ``delay`` seconds later at most
-    (earlier when the next play starts first). Returns where it was killed."""
+    """SIGKILL ``run`` ``delay`` seconds into the ``task_number``-th task of ``phase``, or as the task after it starts,
+    whichever comes first. Returns where it was killed."""
+    point = KillPoint(phase, task_number)
+    run.kill_at(point)
     deadline = time.monotonic() + 600
-    seen = 0
-    while time.monotonic() < deadline and run.process.poll() is None:
-        seen = tasks_seen_in(run, phase)
-        # A phase can announce fewer tasks than the reference run did: then its last task is the point.
-        if seen >= task_number or (seen and run.current_phase() != phase):
-            break
-        time.sleep(0.05)
-    # Up to ``delay`` into the chosen task, never past the start of the task after it (which is still in the
-    # phase: task_number is below the phase's task count).
+    while time.monotonic() < deadline and run.process.poll() is None and not point.reached.wait(0.05):
+        pass
     until = time.monotonic() + delay
-    while time.monotonic() < until and tasks_seen_in(run, phase) <= seen and run.current_phase() == phase and run.process.poll() is None:
-        time.sleep(0.05)
-    alive = run.process.poll() is None
+    while time.monotonic() < until and run.process.poll() is None:
+        time.sleep(0.02)
+    alive = run.process.poll() is None or run.killed_by_reader  # not ended by itself before the kill
     run.kill()
     return {"phase": phase, "task_number": task_number, "delay": round(delay, 2), "alive": alive,
             "killed_in": phase_of_last_task(run), "during": last_task_line(run)}
@@ -154,10 +175,7 @@ def test_runs_killed_in_each_phase_converge_to_the_uninterrupted_end_state(seed:
     try:
         for number, phase in enumerate(KILL_PHASES):
             attempt = StreamedRun(runner, {**variables, "break_lock": number > 0})
-            # Never the phase's last task or the one before: the reference run may announce one task more than this
-            # run (a task banner per retried or conditional step), and a kill planned in a phase's last task lands in
-            # the next phase whenever that play's banner and first task arrive before the kill (seen under load).
-            kills.append(kill_in_phase(attempt, phase, rng.randint(1, max(1, tasks[phase] - 2)), rng.uniform(0, KILL_MAX_DELAY_S)))
+            kills.append(kill_in_phase(attempt, phase, rng.randint(1, max(1, tasks[phase] - 1)), rng.uniform(0, KILL_MAX_DELAY_S)))
             (tmp_path / f"attempt-{number + 1}-killed-in-{phase}.log").write_text(attempt.output)
             held = lock_value(aws, project.primary, project.ssm_prefix)
             # docs/deploy.md: a killed run leaves its lock behind; it is never broken silently.
