@@ -9,7 +9,6 @@ AWS answers come from botocore's own ``before-send`` / ``before-call`` hooks.
 from __future__ import annotations
 
 import json
-import time
 import typing as t
 
 import boto3
@@ -44,24 +43,6 @@ class CannedBody:
 
     def stream(self, **_kwargs: t.Any) -> t.Iterator[bytes]:
         yield self.body
-
-
-@pytest.fixture(name="sleeps")
-def fixture_sleeps(monkeypatch: pytest.MonkeyPatch) -> t.List[float]:
-    """Every ``time.sleep`` of the backoff, recorded instead of slept."""
-    recorded: t.List[float] = []
-    monkeypatch.setattr(time, "sleep", recorded.append)
-    return recorded
-
-
-@pytest.fixture(name="aws_env")
-def fixture_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials and no endpoint override, so clients reach moto's interception (or nothing)."""
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
 
 
 # ---------------------------------------------------------------- the one-line error message
