@@ -13,6 +13,7 @@ A leaf: it imports nothing of the collection, so anything may import it and noth
 * ``sha256_bytes`` / ``sha256_text`` / ``sha256_file`` - hex sha256 digests.
 * ``write_fresh_file`` - an atomic write as a new inode (never through a hard link).
 * ``*_PATTERN`` - what a stage, region, account, bucket, SSM prefix and Service Catalog product name may be.
+* ``InputError`` - a run input refused before anything is written (the input check's and the plan's errors).
 """
 
 from __future__ import annotations
@@ -21,7 +22,24 @@ import hashlib
 import json
 import os
 import re
-from typing import Any
+from typing import Any, Type
+
+
+class InputError(ValueError):
+    """A run input is wrong; the message is one line naming the key, the value and what is expected."""
+
+
+def refusal(key: str, value: Any, expected: str, error: Type[InputError] = InputError) -> InputError:
+    """``key=value: expected ...`` as an ``error``; strings are shown quoted, the rest as JSON writes them (null, true, [1])."""
+    if isinstance(value, str):
+        shown = repr(value)
+    else:
+        try:
+            shown = json.dumps(value, sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            shown = repr(value)
+    return error(f"{key}={shown}: expected {expected}")
+
 
 # A stage name: it is part of bucket names, SSM paths, S3 keys and Service Catalog names.
 STAGE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")

@@ -12,20 +12,29 @@ check, run id).
 from __future__ import annotations
 
 import datetime
+import difflib
 import itertools
 import json
 import os
+import re
+import string
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.multiregion.serverless.plugins.module_utils import naming
 from ansible_collections.multiregion.serverless.plugins.module_utils.common import (
     ACCOUNT_PATTERN,
     BUCKET_PATTERN,
+    InputError,
+    refusal,
     CATALOG_NAME_PATTERN,
     REGION_PATTERN,
     SSM_PREFIX_PATTERN,
     STAGE_PATTERN,
 )
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging import sources
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.compose import COMPOSE_NAMES, read_compose
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.packager import PackagingError
+from ansible_collections.multiregion.serverless.plugins.module_utils.product_template import ProductError, load_product, nested_stack_refs
 
 try:
     import yaml
@@ -35,21 +44,72 @@ except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
 PROJECT_FILE = "project.yml"
 
 
-class PlanError(ValueError):
+# The deploy_plan module's options; its action plugin validates the same ones.
+DEPLOY_PLAN_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
+    project_dir=dict(type="path", required=True),
+    stage=dict(type="str"),
+    regions=dict(type="raw"),
+    resume=dict(type="str"),
+    runs_dir=dict(type="path"),
+    inventory_regions=dict(type="list", elements="str", default=[]),
+    check_run_inputs=dict(type="bool", default=False),
+)
+
+
+class PlanError(InputError):
     """A deploy input is wrong; the message is one line that says what to fix."""
 
 
-def load_yaml_file(path: str, what: str) -> Any:
+class _SourceInt(int):
+    """An integer read from YAML that remembers how it was written (``012345670123`` is octal to YAML 1.1)."""
+
+    source = ""
+
+
+class _StrictLoader(yaml.SafeLoader if yaml else object):  # type: ignore[misc]
+    """project.yml's loader: a key given twice in one mapping is an error (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Dict[Any, Any]:
+        seen: Dict[Any, int] = {}
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int)) and key in seen:
+                raise PlanError(
+                    f"{PROJECT_FILE} line {key_node.start_mark.line + 1}: the key {key!r} is given twice in one mapping "
+                    f"(first on line {seen[key]}); YAML would keep only the last"
+                )
+            if isinstance(key, (str, int)):
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node: Any) -> int:
+        number = _SourceInt(super().construct_yaml_int(node))
+        number.source = str(node.value)
+        return number
+
+
+if yaml:
+    _StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+    _StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_yaml_map)
+
+
+def load_yaml_file(path: str, what: str, strict: bool = False) -> Any:
+    """A YAML file; ``strict`` refuses duplicate keys and keeps how integers were written (project.yml)."""
     if not os.path.isfile(path):
         raise PlanError(f"{what} not found: {path}")
     try:
         with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            return yaml.load(handle, Loader=_StrictLoader if strict else yaml.SafeLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise PlanError(f"{what} is not valid YAML{where}: {problem}: {path}") from None
+
+
+def _written(value: Any) -> str:
+    """A project.yml value as its author wrote it (an unquoted number as written, not as YAML read it)."""
+    return getattr(value, "source", None) or repr(value)
 
 
 def _require_mapping(value: Any, what: str) -> Dict[str, Any]:
@@ -58,29 +118,55 @@ def _require_mapping(value: Any, what: str) -> Dict[str, Any]:
     return value
 
 
+def _require_known_keys(mapping: Dict[Any, Any], known: Iterable[str], what: str) -> None:
+    """Refuse a key of ``mapping`` that is not in ``known``, with the closest known key when there is one."""
+    known = list(known)
+    for key in mapping:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise PlanError(f"{what} has an unknown key {key!r}: {hint}(known: {', '.join(known)})")
+
+
 def _require_str_list(value: Any, what: str) -> List[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
-        raise PlanError(f"{what} must be a list of names")
+        raise PlanError(f"{what} must be a list of names, got {_written(value)}")
     return list(value)
 
 
-def parse_regions_argument(value: Any) -> Optional[List[str]]:
-    """``-e regions=a,b`` (or a YAML list) as a list of region names; None when not given.
+def _project_path(project_dir: str, data: Dict[str, Any], key: str, default: str) -> str:
+    """``<project_dir>/<data[key]>``, refused unless it is a relative path that stays inside the project."""
+    value = data.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise PlanError(f"{PROJECT_FILE} {key}={_written(value)}: expected a folder of the project, such as {default}")
+    root = os.path.realpath(project_dir)
+    path = os.path.realpath(os.path.join(root, value))
+    if os.path.isabs(value) or os.path.commonpath([root, path]) != root:
+        raise PlanError(f"{PROJECT_FILE} {key}={value!r}: expected a folder inside the project ({root}), such as {default}")
+    return os.path.join(os.path.abspath(project_dir), value)
 
-    Malformed values (empty items, spaces inside names, duplicates, non-strings) are refused.
+
+ALL_REGIONS = ""  # -e regions= (empty, the AWX survey's "empty for all"): every region of the stage
+REGIONS_EXPECTED = "region names such as 'us-east-1,eu-west-1' (a comma-separated string or a list), or '' for all of the stage's"
+
+
+def parse_regions_argument(value: Any) -> Optional[List[str]]:
+    """``-e regions=a,b`` (or a YAML list) as a list of region names; None for every region of the stage (``''``).
+
+    Refused: null, an empty list, whitespace or commas only, empty items, non-names, duplicates.
     """
-    if value is None or value == "":
+    if value == ALL_REGIONS:
         return None
     if isinstance(value, str):
         items = [item.strip() for item in value.split(",")]
     elif isinstance(value, list):
         items = [item.strip() if isinstance(item, str) else item for item in value]
     else:
-        raise PlanError(f"regions must be a comma-separated list such as 'us-east-1,eu-west-1', got {value!r}")
-    if any(not isinstance(item, str) or not item for item in items):
-        raise PlanError(f"regions must be a comma-separated list such as 'us-east-1,eu-west-1' without empty items, got {value!r}")
+        raise refusal("regions", value, REGIONS_EXPECTED, PlanError)
+    if not items or any(not isinstance(item, str) or not item for item in items):
+        raise refusal("regions", value, f"{REGIONS_EXPECTED}, without empty items", PlanError)
     for item in items:
         if not REGION_PATTERN.match(item):
             raise PlanError(f"'{item}' is not an AWS region name (expected something like us-east-1)")
@@ -90,28 +176,57 @@ def parse_regions_argument(value: Any) -> Optional[List[str]]:
     return items
 
 
-def load_project(project_dir: str) -> Dict[str, Any]:
+# The keys project.yml and each of its stages may have (docs/project-layout.md).
+PROJECT_KEYS = ("services_dir", "init_dir", "products_dir", "always_excluded_services", "authorizer", "stages")
+AUTHORIZER_KEYS = ("service", "order")
+STAGE_KEYS = ("account_id", "primary_region", "regions", "artifact_bucket", "excluded_services", "ssm_prefix", "product_names")
+
+
+def load_project(project_dir: Any) -> Dict[str, Any]:
     """The checked contents of ``<project_dir>/project.yml`` with paths made absolute."""
-    if not project_dir or not os.path.isdir(project_dir):
+    if not isinstance(project_dir, str) or not project_dir or not os.path.isdir(project_dir):
         raise PlanError(f"project_dir is not a directory: {project_dir}")
-    data = _require_mapping(load_yaml_file(os.path.join(project_dir, PROJECT_FILE), PROJECT_FILE), PROJECT_FILE)
+    data = _require_mapping(load_yaml_file(os.path.join(project_dir, PROJECT_FILE), PROJECT_FILE, strict=True), PROJECT_FILE)
+    _require_known_keys(data, PROJECT_KEYS, PROJECT_FILE)
     stages = _require_mapping(data.get("stages"), f"{PROJECT_FILE} 'stages'")
     if not stages:
         raise PlanError(f"{PROJECT_FILE} defines no stages")
+    for name in stages:
+        if not isinstance(name, str) or not STAGE_PATTERN.match(name):
+            raise PlanError(f"{PROJECT_FILE} stages key {_written(name)}: expected a stage name such as dev (letters, digits, - and _)")
     authorizer = data.get("authorizer") or {}
     _require_mapping(authorizer, f"{PROJECT_FILE} 'authorizer'")
+    _require_known_keys(authorizer, AUTHORIZER_KEYS, f"{PROJECT_FILE} 'authorizer'")
     if authorizer.get("order", "first") not in ("first", "last"):
         raise PlanError(f"{PROJECT_FILE} 'authorizer.order' must be first or last, got {authorizer.get('order')!r}")
+    if authorizer.get("service") is not None and not isinstance(authorizer.get("service"), str):
+        raise PlanError(f"{PROJECT_FILE} authorizer.service={_written(authorizer.get('service'))}: expected the name of a service")
     project = {
         "project_dir": os.path.abspath(project_dir),
-        "services_dir": os.path.join(os.path.abspath(project_dir), data.get("services_dir", "services")),
-        "init_dir": os.path.join(os.path.abspath(project_dir), data.get("init_dir", "init")),
-        "products_dir": os.path.join(os.path.abspath(project_dir), data.get("products_dir", "products")),
+        "services_dir": _project_path(project_dir, data, "services_dir", "services"),
+        "init_dir": _project_path(project_dir, data, "init_dir", "init"),
+        "products_dir": _project_path(project_dir, data, "products_dir", "products"),
         "always_excluded_services": _require_str_list(data.get("always_excluded_services"), f"{PROJECT_FILE} 'always_excluded_services'"),
         "authorizer": {"service": authorizer.get("service"), "order": authorizer.get("order", "first")},
         "stages": stages,
     }
+    if not os.path.isdir(project["services_dir"]):
+        raise PlanError(f"{PROJECT_FILE} services_dir: no such folder: {project['services_dir']}")
     return project
+
+
+def check_bucket_pattern(pattern: Any, what: str) -> str:
+    """An artifact bucket pattern holding ``{region}`` and no other placeholder (refused in one line otherwise)."""
+    expected = f"{what} artifact_bucket must be a name pattern containing {{region}} and no other placeholder, got {_written(pattern)}"
+    if not isinstance(pattern, str):
+        raise PlanError(expected)
+    try:
+        fields = [(name, spec, conversion) for _text, name, spec, conversion in string.Formatter().parse(pattern) if name is not None]
+    except ValueError:
+        raise PlanError(expected + " (a { or } without its pair)") from None
+    if not fields or any(field != ("region", "", None) for field in fields):
+        raise PlanError(expected)
+    return pattern
 
 
 def check_stage(project: Dict[str, Any], stage: Any) -> Dict[str, Any]:
@@ -124,31 +239,37 @@ def check_stage(project: Dict[str, Any], stage: Any) -> Dict[str, Any]:
         raise PlanError(f"stage '{stage}' is not defined in {PROJECT_FILE} (defined: {', '.join(sorted(project['stages']))})")
     settings = _require_mapping(project["stages"][stage], f"stage '{stage}'")
     what = f"stage '{stage}'"
-    account_id = str(settings.get("account_id", ""))
-    if not ACCOUNT_PATTERN.match(account_id):
-        raise PlanError(f"{what} account_id must be 12 digits, got {settings.get('account_id')!r}")
+    _require_known_keys(settings, STAGE_KEYS, what)
+    account_id = settings.get("account_id", "")
+    if isinstance(account_id, int):
+        raise PlanError(
+            f"{what} account_id={_written(account_id)}: expected 12 digits in quotes (account_id: \"{_written(account_id)}\"); "
+            f"unquoted, YAML reads it as the number {int(account_id)}"
+        )
+    if not isinstance(account_id, str) or not ACCOUNT_PATTERN.match(account_id):
+        raise PlanError(f"{what} account_id must be 12 digits, got {_written(account_id)}")
+    if "regions" not in settings or settings["regions"] is None:
+        raise PlanError(f"{what} lists no regions (regions: [us-east-1, ...])")
     regions = _require_str_list(settings.get("regions"), f"{what} regions")
     if not regions:
         raise PlanError(f"{what} lists no regions")
     for region in regions:
         if not REGION_PATTERN.match(region):
             raise PlanError(f"{what} region '{region}' is not an AWS region name")
+    duplicates = sorted({region for region in regions if regions.count(region) > 1})
+    if duplicates:
+        raise PlanError(f"{what} regions lists {', '.join(duplicates)} more than once")
     primary = settings.get("primary_region", regions[0])
     if primary not in regions:
         raise PlanError(f"{what} primary_region '{primary}' is not one of its regions ({', '.join(regions)})")
-    bucket_pattern = settings.get("artifact_bucket")
-    if not isinstance(bucket_pattern, str) or "{region}" not in bucket_pattern:
-        raise PlanError(f"{what} artifact_bucket must be a name pattern containing {{region}}, got {bucket_pattern!r}")
+    bucket_pattern = check_bucket_pattern(settings.get("artifact_bucket"), what)
     for region in regions:
-        try:
-            bucket = naming.artifact_bucket(bucket_pattern, region)
-        except (KeyError, IndexError, ValueError):
-            raise PlanError(f"{what} artifact_bucket may hold no placeholder but {{region}}, got {bucket_pattern!r}") from None
-        if not BUCKET_PATTERN.match(bucket):
+        bucket = naming.artifact_bucket(bucket_pattern, region)
+        if not BUCKET_PATTERN.match(bucket) or ".." in bucket:
             raise PlanError(f"{what} artifact bucket '{bucket}' is not a valid S3 bucket name")
     ssm_prefix = settings.get("ssm_prefix", f"/multiregion/{stage}")
     if not isinstance(ssm_prefix, str) or not SSM_PREFIX_PATTERN.match(ssm_prefix):
-        raise PlanError(f"{what} ssm_prefix must be an SSM path such as /multiregion/{stage}, got {ssm_prefix!r}")
+        raise PlanError(f"{what} ssm_prefix must be an SSM path such as /multiregion/{stage}, got {_written(ssm_prefix)}")
     product_names = settings.get("product_names") or {}
     if not isinstance(product_names, dict) or not all(isinstance(key, str) and isinstance(value, str) for key, value in product_names.items()):
         raise PlanError(f"{what} product_names must map product names to Service Catalog product names, got {product_names!r}")
@@ -194,6 +315,70 @@ def discover_products(products_dir: str) -> List[str]:
                 "(set product_names in a stage to change its Service Catalog name)"
             )
     return products
+
+
+# A service is named by its folder: Serverless's service name rule. Its stack is <service>-<stage> and its default
+# Lambda role <service>-<stage>-<region>-lambdaRole, which IAM caps at 64 characters.
+SERVICE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+IAM_ROLE_NAME_LIMIT = 64
+
+
+def _unknown_name(what: str, name: str, known: List[str], noun: str) -> PlanError:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return PlanError(f"{what} names {name!r}, which is not one of the project's {noun}s; {hint}({noun}s: {', '.join(known) or 'none'})")
+
+
+def project_init_stacks(init_dir: str) -> List[str]:
+    """The init stacks the project's compose file defines (none without one)."""
+    compose_file = sources.find_config(init_dir, COMPOSE_NAMES)
+    if compose_file is None:
+        return []
+    try:
+        return sorted(read_compose(compose_file)["services"])
+    except PackagingError as exc:
+        raise PlanError(str(exc)) from None
+
+
+def check_sources(project: Dict[str, Any], stage: str, settings: Dict[str, Any], products: List[str]) -> List[str]:
+    """The init stacks the products nest, after checking that every name project.yml and the products use exists.
+
+    Refused: a service name Serverless or IAM would refuse for this stage, an exclusion or an authorizer that is not a
+    service, a product whose nested stacks name a service or init stack that does not exist.
+    """
+    services = sources.discover_services(project["services_dir"])["services"]
+    longest_region = max(settings["regions"], key=len)
+    for service in services:
+        role = f"{service}-{stage}-{longest_region}-lambdaRole"
+        too_long = len(role) > IAM_ROLE_NAME_LIMIT and not sources.names_own_role(os.path.join(project["services_dir"], service))
+        if not SERVICE_NAME_PATTERN.match(service) or too_long:
+            raise PlanError(
+                f"service folder {service!r} ({len(service)} characters): expected a Serverless service name (a letter, then letters, "
+                f"digits and -) short enough that its Lambda role {service}-{stage}-<region>-lambdaRole fits IAM's "
+                f"{IAM_ROLE_NAME_LIMIT} characters (at most {IAM_ROLE_NAME_LIMIT - len(role) + len(service)} here)"
+            )
+    for key, names in (("always_excluded_services", project["always_excluded_services"]),
+                       (f"stages.{stage}.excluded_services", settings["excluded_services"])):
+        for name in names:
+            if name not in services:
+                raise _unknown_name(f"{PROJECT_FILE} {key}", name, services, "service")
+    authorizer = project["authorizer"]["service"]
+    if authorizer and authorizer not in services:
+        raise _unknown_name(f"{PROJECT_FILE} authorizer.service", authorizer, services, "service")
+    init_stacks = project_init_stacks(project["init_dir"])
+    nested_init_stacks = set()
+    for product in products:
+        try:
+            refs = nested_stack_refs(load_product(naming.product_definition_path(project["products_dir"], product)))
+        except ProductError as exc:
+            raise PlanError(str(exc)) from None
+        for kind, name in refs:
+            known = services if kind == "service" else init_stacks
+            if name not in known:
+                raise _unknown_name(f"products/{product}.yml nested_stacks", name, known, "service" if kind == "service" else "init stack")
+            if kind == "init":
+                nested_init_stacks.add(name)
+    return sorted(nested_init_stacks)
 
 
 def catalog_names(stage: str, settings: Dict[str, Any], products: List[str]) -> Dict[str, str]:
@@ -282,20 +467,48 @@ def check_resume(runs_dir: str, run_id: Any, plan: Dict[str, Any]) -> List[str]:
     return list(run.get("phases_done") or [])
 
 
-def build_plan(project_dir: str, stage: Any, regions: Any = None, inventory_regions: Iterable[str] = ()) -> Dict[str, Any]:
-    """Everything the phases need to know about this run, or a PlanError saying what to fix."""
+def limit_regions(stage: str, selected: List[str], play_hosts: Optional[Iterable[str]]) -> List[str]:
+    """The selected regions that ``--limit`` left in the play (``play_hosts``: the first play's hosts); all when None."""
+    if play_hosts is None:
+        return selected
+    hosts = list(play_hosts)
+    limited = [region for region in selected if region in hosts]
+    if not limited:
+        raise PlanError(
+            f"--limit leaves no region of this run: it selects {', '.join(hosts) or 'no host'}, stage '{stage}' deploys to "
+            f"{', '.join(selected)}; nothing was written"
+        )
+    return limited
+
+
+def build_plan(project_dir: str, stage: Any, regions: Any = ALL_REGIONS, inventory_regions: Iterable[str] = (),
+               play_hosts: Optional[Iterable[str]] = None) -> Dict[str, Any]:
+    """Everything the phases need to know about this run, or a PlanError saying what to fix.
+
+    ``play_hosts`` (the hosts ``--limit`` left) narrows the regions further; ``notes`` says how the regions were chosen.
+    """
     project = load_project(project_dir)
     settings = check_stage(project, stage)
-    selected = select_regions(stage, settings["regions"], parse_regions_argument(regions))
+    requested = parse_regions_argument(regions)
+    selected = select_regions(stage, settings["regions"], requested)
     inventory = list(inventory_regions)
     if inventory:
         missing = [region for region in selected if region not in inventory]
         if missing:
             raise PlanError(f"region {', '.join(missing)} has no host in the inventory (add it, or narrow with -e regions=...)")
+    narrowed = limit_regions(stage, selected, play_hosts)
+    notes = []
+    if requested is None:
+        notes.append(f"regions: every region of stage '{stage}' ({', '.join(selected)})")
+    if narrowed != selected:
+        notes.append(f"--limit: only {', '.join(narrowed)} (of {', '.join(selected)})")
     products = discover_products(project["products_dir"])
     names = catalog_names(stage, settings, products)
+    nested_init_stacks = check_sources(project, stage, settings, products)
     check_stage_collisions(project, products)
+    selected = narrowed
     return {
+        "notes": notes,
         "project_dir": project["project_dir"],
         "services_dir": project["services_dir"],
         "init_dir": project["init_dir"],
@@ -312,22 +525,25 @@ def build_plan(project_dir: str, stage: Any, regions: Any = None, inventory_regi
         "products": products,
         "product_definitions": {product: naming.product_definition_path(project["products_dir"], product) for product in products},
         "catalog_names": names,
+        "nested_init_stacks": nested_init_stacks,
         # The deploy targets of the run: (account, region) pairs; one account per stage today.
         "targets": [{"account_id": settings["account_id"], "region": region} for region in selected],
     }
 
 
-def plan_run(project_dir: str, stage: Any, regions: Any = None, inventory_regions: Iterable[str] = (), resume: Optional[str] = None,
-             runs_dir: Optional[str] = None, moment: Optional[datetime.datetime] = None) -> Dict[str, Any]:
+def plan_run(project_dir: str, stage: Any, regions: Any = ALL_REGIONS, inventory_regions: Iterable[str] = (), resume: Optional[str] = None,
+             runs_dir: Optional[str] = None, moment: Optional[datetime.datetime] = None, play_hosts: Optional[Iterable[str]] = None) -> Dict[str, Any]:
     """The ``deploy_plan`` module's result: the checked plan, what the resumed run finished, and the run's id and start.
 
     The run id is new (naming.new_run_id) unless ``resume`` names an earlier run of the same stage, whose ledger
     in ``runs_dir`` (default ``<project_dir>/.deploy-runs``) says which phases it finished.
     """
-    plan = build_plan(project_dir, stage, regions, inventory_regions)
+    plan = build_plan(project_dir, stage, regions, inventory_regions, play_hosts)
+    notes = plan.pop("notes")
     plan["runs_dir"] = runs_dir or naming.default_runs_dir(plan["project_dir"])
     resumed_phases: List[str] = []
     if resume:
         resumed_phases = check_resume(plan["runs_dir"], resume, plan)
     moment = moment or naming.utc_now()
-    return {"plan": plan, "resumed_phases": resumed_phases, "run_id": resume or naming.new_run_id(moment), "started": naming.timestamp(moment)}
+    return {"plan": plan, "resumed_phases": resumed_phases, "run_id": resume or naming.new_run_id(moment), "started": naming.timestamp(moment),
+            "notes": notes}

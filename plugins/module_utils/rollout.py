@@ -24,9 +24,6 @@ plan, run, summary) is ``rollout_service.py``'s.
 
 from __future__ import annotations
 
-import fnmatch
-import math
-import re
 import time
 import uuid
 from collections import deque
@@ -37,6 +34,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client 
 from ansible_collections.multiregion.serverless.plugins.module_utils.naming import latest_id_parameter
 from ansible_collections.multiregion.serverless.plugins.module_utils.records import FAILED as RECORD_FAILED
 from ansible_collections.multiregion.serverless.plugins.module_utils.records import PollPolicy, RecordState
+from ansible_collections.multiregion.serverless.plugins.module_utils.rollout_options import FailureTolerance, RolloutError, Selector  # noqa: F401 (re-exported)
 from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import OwnershipError, ProductDirectory
 
 # Per-tenant outcomes. ``updated``/``already_current``/``failed`` are what the run ledger counts.
@@ -53,13 +51,7 @@ MODES = ("continue", "stop")
 # Provisioned product states the rollout leaves alone (AVAILABLE is the only one it updates unasked).
 UNSAFE_STATES = ("UNDER_CHANGE", "TAINTED", "ERROR", "PLAN_IN_PROGRESS")
 UPDATE_RECORD_TYPE = "UPDATE_PROVISIONED_PRODUCT"
-_TOLERANCE = re.compile(r"^\s*(\d+)\s*(%?)\s*$")
-_TAG_SELECTOR = re.compile(r"^tag:(?P<key>[^=]+)=(?P<value>.*)$")
 _TOKEN_NAMESPACE = uuid.UUID("5b1c0e2a-8a53-4b7e-9b8e-6a0f0d3c2a11")
-
-
-class RolloutError(ValueError):
-    """An option the rollout refuses before any AWS call."""
 
 
 # ---------------------------------------------------------------------------------------------- tenants
@@ -222,59 +214,6 @@ def update_token(tenant_id: str, last_record_id: str, target_artifact_id: str) -
 
 
 # ---------------------------------------------------------------------------------- tolerance and order
-
-
-@dataclass(frozen=True)
-class FailureTolerance:
-    """How many failed tenants a rollout accepts before it stops starting new updates (StackSets semantics)."""
-
-    count: Optional[int] = None
-    percent: Optional[int] = None
-
-    @classmethod
-    def parse(cls, value: Any) -> "FailureTolerance":
-        match = _TOLERANCE.match(str(value)) if not isinstance(value, bool) else None
-        if match is None:
-            raise RolloutError(f"failure_tolerance must be a count (3) or a percentage (10%), got {value!r}")
-        number = int(match.group(1))
-        if match.group(2):
-            if number > 100:
-                raise RolloutError(f"failure_tolerance percentage must be 0% to 100%, got {value!r}")
-            return cls(percent=number)
-        return cls(count=number)
-
-    def allowed(self, total: int) -> int:
-        """Failures accepted among ``total`` updates; a percentage rounds down, as in StackSets."""
-        if self.count is not None:
-            return self.count
-        return int(math.floor(total * (self.percent or 0) / 100.0))
-
-    def __str__(self) -> str:
-        return f"{self.percent}%" if self.percent is not None else str(self.count)
-
-
-@dataclass(frozen=True)
-class Selector:
-    text: str
-    tag_key: Optional[str] = None
-    pattern: str = ""
-
-    @classmethod
-    def parse(cls, text: str) -> "Selector":
-        if not isinstance(text, str) or not text.strip():
-            raise RolloutError(f"order entries must be name globs or tag:Key=Value, got {text!r}")
-        tag = _TAG_SELECTOR.match(text)
-        if tag:
-            return cls(text=text, tag_key=tag.group("key"), pattern=tag.group("value"))
-        if text.startswith("tag:"):
-            raise RolloutError(f"order entry {text!r} must read tag:Key=Value")
-        return cls(text=text, pattern=text)
-
-    def matches(self, tenant: Tenant) -> bool:
-        if self.tag_key is not None:
-            value = tenant.tags.get(self.tag_key)
-            return value is not None and fnmatch.fnmatchcase(value, self.pattern)
-        return fnmatch.fnmatchcase(tenant.name, self.pattern)
 
 
 def order_groups(tenants: Iterable[Tenant], order: Sequence[str]) -> List[List[Tenant]]:

@@ -94,6 +94,16 @@ def _phase_order(name: str) -> int:
     return RUN_PHASES.index(name) if name in RUN_PHASES else len(RUN_PHASES)
 
 
+def _grouped_errors(target_results: Mapping[str, Mapping[str, Any]]) -> str:
+    """``<regions>: <reason>`` per distinct reason, in the targets' order: one cause hit in every region is said once."""
+    regions_by_reason: Dict[str, List[str]] = {}
+    for region, target in target_results.items():
+        reason = (target or {}).get("error")
+        if reason:
+            regions_by_reason.setdefault(str(reason), []).append(str((target or {}).get("region") or region))
+    return "; ".join(f"{', '.join(regions)}: {reason}" for reason, regions in regions_by_reason.items())
+
+
 def settle_run(run: Mapping[str, Any], target_results: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
     """The run record with what was not given taken from the targets' results (``target_results`` values:
     ``phases_done``, ``rollout_failed``, ``error`` besides the phases' results):
@@ -101,7 +111,8 @@ def settle_run(run: Mapping[str, Any], target_results: Mapping[str, Mapping[str,
     * ``phases_done``: the phases every target finished (a resume must redo a target's failed rollout even
       though the others finished theirs);
     * ``status``: failed when a target's rollout failed, else succeeded;
-    * ``error``: when failed, the targets' errors joined by ``; `` (``failed`` when none says more);
+    * ``error``: when failed, each distinct reason the targets gave, once, after the regions that gave it
+      (``us-east-1, eu-west-1: <reason>``), joined by ``; `` (``failed`` when none says more);
     * ``finished``: now.
     """
     settled = dict(run)
@@ -111,7 +122,7 @@ def settle_run(run: Mapping[str, Any], target_results: Mapping[str, Mapping[str,
     if not settled.get("status"):
         settled["status"] = "failed" if any(target.get("rollout_failed") for target in targets) else "succeeded"
     if settled["status"] == "failed" and settled.get("error") is None:
-        settled["error"] = "; ".join(str(target["error"]) for target in targets if target.get("error")) or "failed"
+        settled["error"] = _grouped_errors(target_results or {}) or "failed"
     if not settled.get("finished"):
         settled["finished"] = timestamp()
     return settled

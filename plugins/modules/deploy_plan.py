@@ -18,6 +18,11 @@ description:
   - Every bad input fails with one line that says what to fix. The module reads local files only and never
     talks to AWS, so a bad input writes nothing anywhere.
   - Names the run (RV(run_id)), a new id or the I(resume) id once its ledger is found to be this stage's.
+  - With O(check_run_inputs), its action plugin also checks what only the controller knows, before the plan and in one
+    place (C(run_inputs.py)) - every variable of the deploy playbook and of the collection's roles that the run sets
+    (converted once, returned in RV(inputs)), the names given with C(-e) (a near-miss of one of ours is refused with
+    "did you mean"), the tags (unknown ones are refused) and the hosts C(--limit) left (the run's regions are narrowed
+    to them; none left is refused).
 author:
   - multiregion.serverless maintainers (!UNKNOWN)
 options:
@@ -31,7 +36,8 @@ options:
   regions:
     description:
       - Narrows the stage's regions. A comma-separated string (C(-e regions=us-east-1,eu-west-1)) or a list.
-      - Every name must be a region of the stage.
+      - Every name must be a region of the stage. An empty string, or leaving the option out, means all of them;
+        null, an empty list and a string of commas or spaces only are refused.
     type: raw
   resume:
     description:
@@ -49,7 +55,18 @@ options:
     type: list
     elements: str
     default: []
+  check_run_inputs:
+    description:
+      - Also check what the controller knows of the run (the deploy playbook's first task sets it) - every variable of
+        the deploy playbook and of the collection's roles that the run sets, the names given with C(-e), the tags, and
+        the hosts C(--limit) left (the run's regions are narrowed to them). See C(docs/deploy.md), "What is checked".
+      - Only the action plugin (the module run as a task) does this; the module run on its own ignores it.
+    type: bool
+    default: false
 attributes:
+  action:
+    support: full
+    description: The action plugin checks the run's variables, tags and limit on the controller, then plans in-process.
   check_mode:
     support: full
     description: The module only reads (and names the run); it behaves the same in check mode.
@@ -144,6 +161,11 @@ plan:
           C(product_names) in C(project.yml) names it.
       type: dict
       sample: {platform-core: platform-core-dev, tenant-analytics: tenant-analytics-dev}
+    nested_init_stacks:
+      description: The init stacks the stage's products nest (their templates must be packaged for the products).
+      type: list
+      elements: str
+      sample: [network-baseline, shared-observability]
     project_dir:
       description: Absolute project folder.
       type: str
@@ -170,6 +192,19 @@ started:
   returned: success
   type: str
   sample: "2026-11-23T12:00:00Z"
+notes:
+  description: How the regions were chosen (all of the stage's; narrowed by C(--limit)); the action plugin shows them.
+  returned: success
+  type: list
+  elements: str
+  sample: ["regions: every region of stage 'dev' (us-east-1, eu-west-1)"]
+inputs:
+  description:
+    - Every variable of the deploy playbook (with its default when not set) and each role variable the run sets,
+      converted once (booleans are booleans, C(rollout_waves) a list). Credentials are left out.
+  returned: success, with O(check_run_inputs)
+  type: dict
+  sample: {update_product: true, rollout_waves: [1, "50%", "100%"], rollout_max_fail_percentage: 0, package_init_stacks: false}
 resumed_phases:
   description: The phases the resumed run (I(resume)) finished, as its ledger records them; empty without I(resume).
   returned: success
@@ -180,22 +215,16 @@ resumed_phases:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_plan import PlanError, plan_run
-
-ARGUMENT_SPEC = dict(
-    project_dir=dict(type="path", required=True),
-    stage=dict(type="str"),
-    regions=dict(type="raw"),
-    resume=dict(type="str"),
-    runs_dir=dict(type="path"),
-    inventory_regions=dict(type="list", elements="str", default=[]),
-)
+from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_plan import ALL_REGIONS, DEPLOY_PLAN_ARGUMENT_SPEC, PlanError, plan_run
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=DEPLOY_PLAN_ARGUMENT_SPEC, supports_check_mode=True)
+    # Omitted regions: every region of the stage (the action plugin refuses an explicit null).
+    regions = ALL_REGIONS if module.params["regions"] is None else module.params["regions"]
+    params = {name: value for name, value in module.params.items() if name != "check_run_inputs"}  # the action plugin's
     try:
-        module.exit_json(changed=False, **plan_run(**module.params))
+        module.exit_json(changed=False, **plan_run(**dict(params, regions=regions)))
     except PlanError as exc:
         module.fail_json(msg=str(exc))
 

@@ -96,6 +96,26 @@ def load_tolerant_yaml(handle: Any) -> Any:
     return yaml.load(handle, Loader=_TolerantLoader)  # noqa: S506 - SafeLoader subclass
 
 
+def names_own_role(service_dir: str) -> bool:
+    """Whether the service's Serverless config names its Lambda role (``provider.iam.role`` as a name or ARN, or
+    ``provider.iam.role.name``), so the default ``<service>-<stage>-<region>-lambdaRole`` is not used. A JS/TS/JSON
+    config, or one that cannot be read, counts as naming it: the packager judges those."""
+    config = find_config(service_dir)
+    if config is None or not config.endswith((".yml", ".yaml")):
+        return True
+    try:
+        with open(config, encoding="utf-8") as handle:
+            document = load_tolerant_yaml(handle)
+    except (OSError, yaml.YAMLError):
+        return True
+    provider = document.get("provider") if isinstance(document, dict) else None
+    if not isinstance(provider, dict):
+        return False
+    iam = provider.get("iam") if isinstance(provider.get("iam"), dict) else {}
+    role = iam.get("role", provider.get("role"))
+    return isinstance(role, str) or (isinstance(role, dict) and "name" in role)
+
+
 def check_config(service: str, service_dir: str, stage: str) -> str:
     """The service's config file, after catching the mistakes the CLI reports badly; raises PackagingError."""
     config = find_config(service_dir)

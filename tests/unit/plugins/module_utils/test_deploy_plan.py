@@ -41,10 +41,18 @@ stages:
 """
 
 
+SERVICES = ("authorizer", "orders", "legacy", "e2e-fixtures")
+
+
 def make_project(tmp_path: Path, text: str = PROJECT_YML) -> str:
+    """A project with the services and the product PROJECT_YML names (each service a one-line serverless.yml)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "project.yml").write_text(textwrap.dedent(text))
+    for service in SERVICES:
+        (tmp_path / "services" / service).mkdir(parents=True)
+        (tmp_path / "services" / service / "serverless.yml").write_text(f"service: {service}\n")
     (tmp_path / "products").mkdir()
-    (tmp_path / "products" / "platform-core.yml").write_text("name: platform-core\n")
+    (tmp_path / "products" / "platform-core.yml").write_text("name: platform-core\nnested_stacks: [{service: orders}]\n")
     return str(tmp_path)
 
 
@@ -80,7 +88,7 @@ def test_prod_defaults(tmp_path):
         ("dev", "moon-base-1", (), "'moon-base-1' is not an AWS region name"),
         ("dev", "us-west-2", (), "region us-west-2 is not in stage 'dev' (its regions: us-east-1, eu-west-1, ap-southeast-2)"),
         ("dev", "us-east-1,us-east-1", (), "regions lists us-east-1 more than once"),
-        ("dev", 42, (), "regions must be a comma-separated list"),
+        ("dev", 42, (), "regions=42: expected region names such as 'us-east-1,eu-west-1'"),
         ("dev", "eu-west-1", ("us-east-1",), "region eu-west-1 has no host in the inventory"),
     ],
 )
@@ -120,8 +128,10 @@ def test_missing_project(tmp_path):
 
 
 def test_regions_argument_forms():
-    assert parse_regions_argument(None) is None
-    assert parse_regions_argument("") is None
+    assert parse_regions_argument("") is None  # the AWX survey's "empty for all"
+    for refused in (None, [], " ", ",", " , "):
+        with pytest.raises(PlanError, match="expected region names"):
+            parse_regions_argument(refused)
     assert parse_regions_argument(" us-east-1 , eu-west-1 ") == ["us-east-1", "eu-west-1"]
     assert parse_regions_argument(["us-gov-west-1"]) == ["us-gov-west-1"]
 
@@ -202,7 +212,8 @@ def test_a_definition_naming_itself_differently_is_refused(tmp_path):
 
 
 def test_bucket_pattern_with_another_placeholder_is_one_line(tmp_path):
-    with pytest.raises(PlanError, match=r"artifact_bucket may hold no placeholder but \{region\}, got 'mrs-\{stage\}-\{region\}'"):
+    expected = r"artifact_bucket must be a name pattern containing \{region\} and no other placeholder, got 'mrs-\{stage\}-\{region\}'"
+    with pytest.raises(PlanError, match=expected):
         build_plan(make_project(tmp_path, PROJECT_YML.replace('"mrs-artifacts-dev-{region}"', '"mrs-{stage}-{region}"')), "dev")
 
 

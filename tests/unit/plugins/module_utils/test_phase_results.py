@@ -109,7 +109,7 @@ def test_target_results_and_the_settled_run():
     hosts = [
         host("us-east-1", package_results={"region": "us-east-1"}, deploy_run_phases_done=["package", "catalog", "rollout"]),
         host("eu-west-1", package_results={"region": "eu-west-1"}, deploy_run_phases_done=["package", "catalog"], deploy_run_rollout_failed=True,
-             deploy_run_region_error="eu-west-1: 1 of 2 tenants failed in eu-west-1"),
+             deploy_run_region_error="1 of 2 tenants failed in eu-west-1"),
     ]
     targets = FILTERS["target_results"](hosts, plan)
     assert targets["us-east-1"] == {"account_id": ACCOUNT, "package": {"region": "us-east-1"}, "catalog": None, "validate": None, "rollout": None,

@@ -135,3 +135,16 @@ def test_entries_are_keyed_on_the_target_and_older_ledgers_merge_into_the_runs_a
     assert len(rollout) == 3 and {entry["account_id"] for entry in rollout} == {"123456789012"}
     assert {entry["tenant_id"]: entry["status"] for entry in rollout}["pp-2"] == "updated"
     assert failures(resumed) == []
+
+
+def test_a_reason_every_region_gave_is_said_once_after_its_regions():
+    from ansible_collections.multiregion.serverless.plugins.module_utils.run_ledger import settle_run
+
+    same = "product platform-core: init 'network-baseline' has no published template"
+    settled = settle_run({"status": "failed"}, {
+        "us-east-1": {"region": "us-east-1", "error": same},
+        "eu-west-1": {"region": "eu-west-1", "error": "tenant acme: stack rolled back"},
+        "ap-southeast-2": {"region": "ap-southeast-2", "error": same},
+        "us-west-2": {"region": "us-west-2", "error": None},
+    })
+    assert settled["error"] == f"us-east-1, ap-southeast-2: {same}; eu-west-1: tenant acme: stack rolled back"
