@@ -39,6 +39,7 @@ sys.path[:0] = [str(REPO / "tools"), str(REPO / "benchmarks")]
 
 import botocore.config  # noqa: E402
 
+from local_aws.catalog_access import grant_launch_path  # noqa: E402
 from local_aws.pytest_plugin import LocalAwsServer  # noqa: E402
 import project as bench_project  # noqa: E402
 
@@ -138,6 +139,7 @@ class Bench:
         def seed_region(region: str, count: int) -> None:
             catalog, ssm = self.client("servicecatalog", region), self.client("ssm", region)
             product_id = self.product_id(catalog, product)
+            grant_launch_path(catalog, product_id)
             artifact = ssm.get_parameter(Name=self.ssm_name(product))["Parameter"]["Value"]
 
             def provision(index: int) -> str:

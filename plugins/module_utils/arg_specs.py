@@ -8,6 +8,9 @@ Each has a doc fragment of the same options in ``plugins/doc_fragments`` (``mult
 * ``STAGE_ARG_SPEC`` (fragment ``stage``): ``stage``, ``ssm_prefix``, ``ssm_parameter`` - which stage owns the
   product and where its latest version id lives in SSM (catalog_artifact_version, provisioned_product_update,
   catalog_test_tenant).
+* ``PORTFOLIO_ARG_SPEC`` (fragment ``portfolio``): ``portfolio`` - the stage's portfolio, its principals and launch
+  role (catalog_artifact_version keeps the products in it; provisioned_product_update and catalog_test_tenant pick
+  their launch path by it).
 * ``TARGET_ARG_SPEC`` (fragment ``target``): ``target_version``, with ``TARGET_CONSTRAINTS`` (ssm_parameter and
   target_version exclude each other; one of ssm_prefix, ssm_parameter, target_version) - the version a rollout or
   a validation goes to.
@@ -31,6 +34,18 @@ STAGE_ARG_SPEC: ArgSpec = dict(
     stage=dict(type="str"),
     ssm_prefix=dict(type="str"),
     ssm_parameter=dict(type="str"),
+)
+
+# The stage's portfolio: the catalog keeps its products in it, the rollout and validation pick their launch path by it.
+PORTFOLIO_ARG_SPEC: ArgSpec = dict(
+    portfolio=dict(
+        type="dict",
+        options=dict(
+            name=dict(type="str", required=True),
+            principals=dict(type="list", elements="str", default=[]),
+            launch_role=dict(type="str"),
+        ),
+    ),
 )
 
 TARGET_ARG_SPEC: ArgSpec = dict(

@@ -14,7 +14,7 @@
 * Lists go through botocore's paginators (``ServiceApi.paginate``, ``build_full_result``) where botocore has
   one (``SearchProductsAsAdmin``, ...), and through the one PageToken loop ``ServiceApi.token_pages`` for the
   Service Catalog operations it has none for (``SearchProvisionedProducts``, ``DescribeRecord``'s outputs).
-* ``AwsApis`` holds a module call's three APIs and makes each client once, on first use.
+* ``AwsApis`` holds a module call's APIs (Service Catalog, SSM, S3, STS) and makes each client once, on first use.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorH
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import AwsApiError, botocore_client
 from ansible_collections.multiregion.serverless.plugins.module_utils.records import RecordState
 
-SEARCH_PAGE_SIZE = 100  # the largest SearchProvisionedProducts and SearchProductsAsAdmin accept
+SEARCH_PAGE_SIZE = 100  # the largest SearchProvisionedProducts accepts (SearchProductsAsAdmin: 20, stage_ownership.py)
 RECORD_PAGE_SIZE = 20  # the largest DescribeRecord accepts
 ACCOUNT_WIDE = {"Key": "Account", "Value": "self"}  # every provisioned product of the account, not only the caller's
 
@@ -178,6 +178,16 @@ class S3Api(ServiceApi):
         self.call("PutObject", f"s3://{bucket}/{key}", Bucket=bucket, Key=key, Body=body, **self.owner_args(owner), **extra)
 
 
+# ------------------------------------------------------------------------------------------------- STS
+
+
+class StsApi(ServiceApi):
+    """Who is calling (GetCallerIdentity): the principal a stage's portfolio is associated with by default."""
+
+    SERVICE = "sts"
+    DENIED_CODES = ("AccessDenied",)
+
+
 # ------------------------------------------------------------------------------------------------- access
 
 
@@ -210,6 +220,10 @@ class AwsApis:
     @property
     def s3(self) -> S3Api:
         return self._api(S3Api)
+
+    @property
+    def sts(self) -> StsApi:
+        return self._api(StsApi)
 
 
 def snake_case(operation: str) -> str:

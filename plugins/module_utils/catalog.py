@@ -12,6 +12,10 @@
   scheme, or the most recently created active one when none is.
 * ``plan_lifecycle`` picks the versions to mark inactive and DEPRECATED: older than the newest K, never one a
   provisioned product uses, never one the scheme does not name.
+* ``plan_version_quota`` decides what the per-product version quota (100 by default on AWS) allows before a new
+  version is created: nothing when it fits; else the versions that could go, oldest first (never the newest,
+  never one a provisioned product uses, never one of ``keep_ids``: the current version and the one SSM names).
+  ``quota_refusal`` words the one-line refusal when pruning is off or cannot free enough.
 """
 
 from __future__ import annotations
@@ -208,6 +212,71 @@ def plan_lifecycle(
         elif artifact.get("Active", True) or artifact.get("Guidance", "DEFAULT") != "DEPRECATED":
             deprecate.append(summary)
     return LifecyclePlan(deprecate, kept)
+
+
+class VersionQuota(NamedTuple):
+    """What the version quota allows before one more version: ``excess`` versions must go first (0: it fits)."""
+
+    count: int  # the product's versions now, active or not (the quota counts them all)
+    limit: int
+    excess: int
+    prunable: List[Dict[str, Optional[str]]]  # every version that may be deleted, oldest first
+
+    @property
+    def fits(self) -> bool:
+        return self.excess == 0
+
+    @property
+    def enough(self) -> bool:
+        """Whether deleting prunable versions can make room."""
+        return len(self.prunable) >= self.excess
+
+    @property
+    def prune(self) -> List[Dict[str, Optional[str]]]:
+        """Just enough of the oldest prunable versions to make room (none when it fits or when that is not enough)."""
+        return self.prunable[: self.excess] if self.enough else []
+
+
+def plan_version_quota(artifacts: Sequence[Mapping[str, Any]], in_use_ids: Set[str], keep_ids: Set[Optional[str]], limit: int) -> VersionQuota:
+    """What ``limit`` versions per product allow before one more is created.
+
+    Prunable: every version no provisioned product uses (not in ``in_use_ids``), not in ``keep_ids`` (the current
+    version, the one SSM names) and not the newest by ``CreatedTime``, oldest first. Hand-made names count and may
+    go like any other: the quota counts every version.
+    """
+    if limit < 1:
+        raise CatalogError(f"version_limit must be 1 or more, got {limit}")
+    excess = max(0, len(artifacts) + 1 - limit)
+    if not excess:
+        return VersionQuota(len(artifacts), limit, 0, [])
+    oldest_first = sorted(artifacts, key=_created_key)  # stable: equal times keep the listing's order
+    newest = oldest_first[-1].get("Id") if oldest_first else None
+    prunable = [
+        artifact_summary(artifact)
+        for artifact in oldest_first
+        if artifact.get("Id") not in in_use_ids and artifact.get("Id") not in keep_ids and artifact.get("Id") != newest
+    ]
+    return VersionQuota(len(artifacts), limit, excess, prunable)
+
+
+def _listed(summaries: Sequence[Mapping[str, Optional[str]]], most: int) -> str:
+    shown = ", ".join(f"{item.get('name')} {item.get('id')}" for item in summaries[:most])
+    return shown + (f" and {len(summaries) - most} more" if len(summaries) > most else "")
+
+
+def quota_refusal(product: str, quota: VersionQuota, pruning: bool, most_listed: int = 10) -> str:
+    """The one-line refusal of a version that does not fit, naming the versions that could go (oldest first)."""
+    head = f"product {product} has {quota.count} of {quota.limit} versions"
+    some = "one" if quota.excess == 1 else str(quota.excess)
+    way_out = "move tenants to a newer version or raise the quota and version_limit (role: catalog_version_limit)"
+    if not quota.prunable:
+        return f"{head}: no version can go (tenants are on all the others, or they are the newest or current one); {way_out}"
+    listed = _listed(quota.prunable, max(quota.excess, most_listed))
+    if pruning:  # pruning is on, so it cannot free enough
+        return f"{head}: {quota.excess} must go but only {len(quota.prunable)} can ({listed}); {way_out}"
+    if not quota.enough:
+        return f"{head}: {quota.excess} must go but only {len(quota.prunable)} can ({listed}); delete those and {way_out}"
+    return f"{head}: delete {some} ({listed}) or set prune_versions=true (role: catalog_prune_versions)"
 
 
 def artifact_summary(artifact: Optional[Mapping[str, Any]]) -> Dict[str, Optional[str]]:

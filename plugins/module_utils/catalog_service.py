@@ -8,8 +8,10 @@
 
 * one product (``product``): its result, or a failure naming the product;
 * several (``products``): every entry checked and every product found (and its owner checked) before any is
-  touched; then each product in turn, a failing one not stopping the others; one result per entry, and a
-  failure naming every product that failed.
+  touched, then every product read and decided (``CatalogVersioner.prepare``): one over its version quota refuses
+  the whole call before any write; then each product in turn, a failing one not stopping the others; one result
+  per entry, and a failure naming every product that failed;
+* with ``portfolio``, then the stage's products in the stage's portfolio (``portfolio.PortfolioSync``).
 
 All products of a call share one ``AwsApis`` (one client per service) and one product listing.
 """
@@ -21,9 +23,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import AwsApis
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import AwsApiError, ServiceFailure
 from ansible_collections.multiregion.serverless.plugins.module_utils.catalog import CatalogError
-from ansible_collections.multiregion.serverless.plugins.module_utils.catalog_versioner import CatalogRequest, CatalogVersioner
+from ansible_collections.multiregion.serverless.plugins.module_utils.catalog_versioner import CatalogRequest, CatalogVersioner, VersionQuotaError
 from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_template import TemplateError
 from ansible_collections.multiregion.serverless.plugins.module_utils.naming import latest_id_parameter
+from ansible_collections.multiregion.serverless.plugins.module_utils.portfolio import LaunchPathError, PortfolioSpec, PortfolioSync
 
 # The options of one entry of ``products`` (each as the module option of the same name).
 PER_PRODUCT_OPTIONS: Dict[str, Dict[str, Any]] = dict(
@@ -67,6 +70,8 @@ def catalog_request(params: Mapping[str, Any], entry: Mapping[str, Any], region:
         product_tags=merged["product_tags"] or {},
         stage=merged["stage"],
         keep_active_versions=merged["keep_active_versions"],
+        version_limit=merged["version_limit"],
+        prune_versions=merged["prune_versions"],
         check_mode=check_mode,
         diff=diff,
         diff_limit=merged["diff_max_chars"],
@@ -83,8 +88,26 @@ def version_products(
         return CatalogVersioner(catalog_request(params, entry, region, check_mode, diff), apis, warn, directory)
 
     if params["products"] is not None:
-        return version_many(params["products"], versioner, region, diff)
-    return version_one(params, versioner, region)
+        outcome = version_many(params["products"], versioner, region, diff)
+        results = outcome["products"]
+    else:
+        outcome = version_one(params, versioner, region)
+        results = [outcome]
+    spec = PortfolioSpec.from_param(params.get("portfolio"))
+    if spec:
+        outcome["portfolio"] = sync_portfolio(apis, spec, params, results, check_mode)
+        outcome["changed"] = outcome["changed"] or outcome["portfolio"]["changed"]
+    return outcome
+
+
+def sync_portfolio(apis: AwsApis, spec: PortfolioSpec, params: Mapping[str, Any], results: List[Mapping[str, Any]], check_mode: bool) -> Dict[str, Any]:
+    """After the versions: the stage's products in its portfolio (portfolio.PortfolioSync); ServiceFailure in one line."""
+    product_ids = {str(result["product_name"]): result.get("product_id") for result in results}
+    create = bool(params["create_missing_product"])
+    try:
+        return PortfolioSync(apis, spec, params["stage"], create, check_mode).sync(product_ids)
+    except LaunchPathError as exc:
+        raise ServiceFailure(str(exc), changed=any(result.get("changed") for result in results), products=results) from None
 
 
 def version_one(params: Mapping[str, Any], versioner: Callable[..., CatalogVersioner], region: str) -> Dict[str, Any]:
@@ -95,11 +118,27 @@ def version_one(params: Mapping[str, Any], versioner: Callable[..., CatalogVersi
     result = dict(changed=False, product_name=params["product"], ssm_parameter=params["ssm_parameter"])
     try:
         return versioner({}).run()
+    except VersionQuotaError as exc:
+        raise ServiceFailure(f"{params['product']} in {region}: {exc}; nothing was written", **result) from None
     except (CatalogError, TemplateError) as exc:
         raise ServiceFailure(f"{params['product']} in {region}: {exc}", **result) from None
     except AwsApiError as exc:
         exc.kwargs.update(result)
         raise
+
+
+def refused_by_quota(entries: List[Mapping[str, Any]], versioners: List[CatalogVersioner], region: str) -> List[str]:
+    """Every product's reads and decisions before any write (``CatalogVersioner.prepare``): the refusals of those over
+    their version quota, one line each. Any other failure is the product's own and is reported by its run."""
+    refusals: List[str] = []
+    for entry, each in zip(entries, versioners):
+        try:
+            each.prepare()
+        except VersionQuotaError as exc:
+            refusals.append(f"{entry['product']} in {region}: {exc}")
+        except (CatalogError, TemplateError, AwsApiError):
+            continue
+    return refusals
 
 
 def version_many(entries: List[Mapping[str, Any]], versioner: Callable[..., CatalogVersioner], region: str, diff: bool) -> Dict[str, Any]:
@@ -117,6 +156,9 @@ def version_many(entries: List[Mapping[str, Any]], versioner: Callable[..., Cata
     except AwsApiError as exc:
         exc.kwargs.update(changed=False, products=[])
         raise
+    refusals = refused_by_quota(entries, versioners, region)
+    if refusals:
+        raise ServiceFailure(f"{len(refusals)} of {len(entries)} product(s) refused, nothing was written: " + "; ".join(refusals), changed=False, products=[])
     results: List[Dict[str, Any]] = []
     failures: List[str] = []
     for entry, each in zip(entries, versioners):

@@ -8,8 +8,10 @@ Order of work, so that a refused input writes nothing:
 1. names and scheme checked (no call); 2. the new template read and parsed, its bucket and every nested
 template's bucket checked against the stage's account (HeadBucket + ExpectedBucketOwner); 3. the product
 found (or its creation planned); 4. the current version's fingerprint read from its description (or its
-template fetched when it has none); 5. only on a change: the high-water mark reserved in SSM, then the
-artifact created; 6. the latest-id parameter made to hold the current id; 7. optional lifecycle.
+template fetched when it has none); 5. only on a change, the version quota: over ``version_limit``, the
+product is refused, or with ``prune_versions`` the oldest versions no tenant is on are chosen for deletion
+(steps 1-5 only read: ``prepare``); 6. the chosen versions deleted, the high-water mark reserved in SSM, then the
+artifact created; 7. the latest-id parameter made to hold the current id; 8. optional lifecycle.
 
 Every AWS call goes through the access layer (``aws_api.AwsApis``: Service Catalog, SSM, S3), so a failure is an
 ``AwsApiError`` that names its operation, region and resource; not-found and access-denied answers are told apart
@@ -24,12 +26,14 @@ import os
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple, Union
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import is_ansible_aws_error_code
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import AwsApis, S3Api, ServiceCatalogApi, SsmApi
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import AwsApiError
 from ansible_collections.multiregion.serverless.plugins.module_utils.catalog import (
     CatalogError,
+    NextVersion,
     VersionScheme,
     artifact_summary,
     check_ssm_parameter_name,
@@ -41,6 +45,8 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.catalog imp
     next_version,
     parse_highest_issued,
     plan_lifecycle,
+    plan_version_quota,
+    quota_refusal,
 )
 from ansible_collections.multiregion.serverless.plugins.module_utils.naming import highest_version_parameter
 from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import (
@@ -60,6 +66,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_templat
 
 FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
 DEFAULT_DIFF_LIMIT = 64 * 1024
+DEFAULT_VERSION_LIMIT = 100  # Service Catalog's default quota of provisioning artifacts per product
 # What an S3 read of a template may answer that is the caller's fault, not an outage (S3's table of codes).
 S3_REFUSALS = S3Api.DENIED_CODES + S3Api.MISSING_CODES
 
@@ -88,6 +95,9 @@ class CatalogRequest:
     # The stage that owns the product: it is found only when tagged so, and created with that tag (stage_ownership.py).
     stage: Optional[str] = None
     keep_active_versions: Optional[int] = None
+    # The product's version quota (AWS: 100 by default, raisable) and whether to delete old unused versions to fit.
+    version_limit: int = DEFAULT_VERSION_LIMIT
+    prune_versions: bool = False
     check_mode: bool = False
     diff: bool = False
     diff_limit: int = DEFAULT_DIFF_LIMIT
@@ -101,6 +111,24 @@ class NewTemplate:
     fingerprint: str
     nested: List[Dict[str, Any]]
     upload: Optional[Tuple[str, str, bytes]] = None  # bucket, key, body for a local file not yet published
+
+
+class VersionQuotaError(CatalogError):
+    """A new version would exceed the product's version quota (and pruning is off or cannot make room)."""
+
+
+@dataclass
+class Prepared:
+    """What ``CatalogVersioner.prepare`` read and decided: the writes of ``run`` follow from it alone."""
+
+    template: NewTemplate
+    product: Optional[Dict[str, Any]]  # None: it is to be created
+    artifacts: List[Dict[str, Any]] = field(default_factory=list)
+    active: Optional[Mapping[str, Any]] = None
+    previous_fingerprint: Optional[str] = None
+    before_document: Optional[Dict[str, Any]] = None  # the current version's template, when it was read
+    upcoming: Optional[NextVersion] = None  # the version to create (None: the template did not change)
+    prune: List[Dict[str, Optional[str]]] = field(default_factory=list)  # versions to delete first, oldest first
 
 
 class CatalogVersioner:
@@ -124,6 +152,8 @@ class CatalogVersioner:
             raise CatalogError("give exactly one of template_path and template_url")
         if request.template_path and not request.template_bucket:
             raise CatalogError("template_path needs template_bucket: Service Catalog reads templates from S3 only")
+        if request.version_limit < 1:
+            raise CatalogError(f"version_limit must be 1 or more, got {request.version_limit}")
         if request.keep_active_versions is not None and request.keep_active_versions < 1:
             raise CatalogError(f"keep_active_versions must be 1 or more, got {request.keep_active_versions}")
         if request.template_url:
@@ -136,6 +166,8 @@ class CatalogVersioner:
         # One token per run: botocore's retries of the same create reuse it.
         self._token = uuid.uuid4().hex
         self._checked_buckets: Dict[str, bool] = {}
+        self._in_use: Dict[str, Set[str]] = {}
+        self._prepared: Optional[Union["Prepared", Exception]] = None
 
     # ------------------------------------------------------------------------------------------- access
 
@@ -275,7 +307,20 @@ class CatalogVersioner:
         rows = self.catalog.search_provisioned_products(product_id, f"product {product_id}")
         return {row["ProvisioningArtifactId"] for row in rows if row.get("ProductId", product_id) == product_id and row.get("ProvisioningArtifactId")}
 
+    def in_use(self, product_id: str) -> Set[str]:
+        """``artifacts_in_use``, searched once per run (the quota check and the lifecycle share it)."""
+        if product_id not in self._in_use:
+            self._in_use[product_id] = self.artifacts_in_use(product_id)
+        return self._in_use[product_id]
+
     # ------------------------------------------------------------------------------------------- writing
+
+    def delete_artifact(self, product_id: str, artifact: Dict[str, Optional[str]]) -> None:
+        """Delete a version to make room under the quota (only one ``plan_version_quota`` chose)."""
+        self.catalog.call(
+            "DeleteProvisioningArtifact", f"version {artifact['name']} ({artifact['id']}) of product {product_id}",
+            ProductId=product_id, ProvisioningArtifactId=artifact["id"],
+        )
 
     def publish(self, template: NewTemplate) -> None:
         """Upload a local template to its content-addressed key, unless an earlier run already did."""
@@ -329,10 +374,63 @@ class CatalogVersioner:
 
     # ------------------------------------------------------------------------------------------- the run
 
+    def prepare(self) -> "Prepared":
+        """Every read and decision before the first write, once (a refusal is kept and raised again by ``run``).
+
+        The module runs this for every product of a call before writing any, so a product over its version quota
+        refuses the whole call before anything is written (``catalog_service.version_many``).
+        """
+        if self._prepared is None:
+            try:
+                self._prepared = self._prepare()
+            except (CatalogError, TemplateError, AwsApiError) as exc:
+                self._prepared = exc
+        if isinstance(self._prepared, Exception):
+            raise self._prepared
+        return self._prepared
+
+    def _prepare(self) -> "Prepared":
+        request = self.request
+        template = self.load_new_template()
+        prepared = Prepared(template=template, product=self.find_product())
+        if prepared.product is None:
+            if not request.create_missing_product:
+                raise CatalogError(
+                    f"product '{request.product}' does not exist in {request.region}; create it, or allow this with "
+                    "create_missing_product=true (role: catalog_create_missing_products)"
+                )
+            if not request.product_owner:
+                raise CatalogError(f"product '{request.product}' does not exist in {request.region} and creating it needs product_owner")
+            return prepared
+        product_id = prepared.product["ProductId"]
+        artifacts = prepared.artifacts = self.list_artifacts(product_id)
+        active = prepared.active = choose_active(artifacts, self.scheme)
+        previous_fingerprint = fingerprint_from_description(active.get("Description")) if active else None
+        if active and (previous_fingerprint is None or request.diff):
+            fetched = self.artifact_template(product_id, active)
+            if fetched:
+                prepared.before_document = fetched[0]
+                previous_fingerprint = previous_fingerprint or fetched[1]
+        prepared.previous_fingerprint = previous_fingerprint
+        if active is not None and previous_fingerprint == template.fingerprint:
+            return prepared
+        counter = self.ssm.get_parameter(self.counter_parameter)
+        highest_issued = parse_highest_issued(counter["Value"] if counter else None, product_id)
+        prepared.upcoming = next_version([artifact.get("Name") for artifact in artifacts], self.scheme, highest_issued)
+        if len(artifacts) + 1 > request.version_limit:  # only then is the quota worth a search of the tenants
+            current = self.ssm.get_parameter(self.ssm_parameter)
+            keep = {artifact_summary(active)["id"], current.get("Value") if current else None}
+            quota = plan_version_quota(artifacts, self.in_use(product_id), keep, request.version_limit)
+            if not request.prune_versions or not quota.enough:
+                raise VersionQuotaError(quota_refusal(request.product, quota, request.prune_versions))
+            prepared.prune = quota.prune
+        return prepared
+
     def run(self) -> Dict[str, Any]:
         request = self.request
         check = request.check_mode
-        template = self.load_new_template()
+        prepared = self.prepare()
+        template = prepared.template
         result: Dict[str, Any] = {
             "changed": False,
             "product_name": request.product,
@@ -352,20 +450,15 @@ class CatalogVersioner:
             "ssm_parameter_version": None,
             "ssm_parameter_changed": False,
             "version_counter_parameter": self.counter_parameter,
+            "version_limit": request.version_limit,
+            "pruned_artifacts": [],
             "deprecated_artifacts": [],
             "kept_in_use_artifacts": [],
         }
-        before_document: Optional[Dict[str, Any]] = None
 
-        product = self.find_product()
+        product = prepared.product
+        artifacts = list(prepared.artifacts)
         if product is None:
-            if not request.create_missing_product:
-                raise CatalogError(
-                    f"product '{request.product}' does not exist in {request.region}; create it, or allow this with "
-                    "create_missing_product=true (role: catalog_create_missing_products)"
-                )
-            if not request.product_owner:
-                raise CatalogError(f"product '{request.product}' does not exist in {request.region} and creating it needs product_owner")
             name = self.scheme.name(1)
             result.update(changed=True, product_created=True, version_created=True, artifact_name=name)
             if not check:
@@ -373,36 +466,27 @@ class CatalogVersioner:
                 product, created = self.create_product(template, name)
                 result.update(product_id=product["ProductId"], artifact_id=created["Id"])
                 self.ssm.put_parameter(self.counter_parameter, highest_issued_value(product["ProductId"], 1))
-            artifacts: List[Dict[str, Any]] = []
         else:
             product_id = product["ProductId"]
             result["product_id"] = product_id
-            artifacts = self.list_artifacts(product_id)
-            active = choose_active(artifacts, self.scheme)
-            previous = artifact_summary(active)
-            result.update(previous_artifact_id=previous["id"], previous_artifact_name=previous["name"])
-            previous_fingerprint = fingerprint_from_description(active.get("Description")) if active else None
-            if active and (previous_fingerprint is None or request.diff):
-                fetched = self.artifact_template(product_id, active)
-                if fetched:
-                    before_document = fetched[0]
-                    previous_fingerprint = previous_fingerprint or fetched[1]
-            result["previous_fingerprint"] = previous_fingerprint
-            changed_template = active is None or previous_fingerprint != template.fingerprint
-
-            if changed_template:
-                counter = self.ssm.get_parameter(self.counter_parameter)
-                highest_issued = parse_highest_issued(counter["Value"] if counter else None, product_id)
-                upcoming = next_version([artifact.get("Name") for artifact in artifacts], self.scheme, highest_issued)
+            previous = artifact_summary(prepared.active)
+            result.update(previous_artifact_id=previous["id"], previous_artifact_name=previous["name"], previous_fingerprint=prepared.previous_fingerprint)
+            upcoming = prepared.upcoming
+            if upcoming is not None:
                 result["ignored_artifact_names"] = upcoming.ignored_names
                 if upcoming.ignored_names:
                     self.warn(
                         f"product {request.product}: ignored {len(upcoming.ignored_names)} version name(s) that do not follow "
                         f"'{self.scheme.pattern}' when numbering: {', '.join(upcoming.ignored_names)}"
                     )
-                result.update(changed=True, version_created=True, artifact_name=upcoming.name)
+                result.update(changed=True, version_created=True, artifact_name=upcoming.name, pruned_artifacts=prepared.prune)
+                pruned_ids = {item["id"] for item in prepared.prune}
+                artifacts = [artifact for artifact in artifacts if artifact.get("Id") not in pruned_ids]
                 if not check:
                     self.publish(template)
+                    # Room first (the quota refuses a create over it), then the number, then the version.
+                    for item in prepared.prune:
+                        self.delete_artifact(product_id, item)
                     # Reserve the number first: a create that fails after this leaves a gap, never a reused number.
                     self.ssm.put_parameter(self.counter_parameter, highest_issued_value(product_id, upcoming.number))
                     created = self.create_artifact(product_id, template, upcoming.name)
@@ -426,9 +510,12 @@ class CatalogVersioner:
             result["diff"] = {
                 "before_header": result["previous_artifact_name"] or "(no version)",
                 "after_header": result["artifact_name"] or "(new version)",
-                "before": bounded_text(pretty_json(before_document) if before_document is not None else "", request.diff_limit),
+                "before": bounded_text(pretty_json(prepared.before_document) if prepared.before_document is not None else "", request.diff_limit),
                 "after": bounded_text(pretty_json(template.document), request.diff_limit),
             }
+            if prepared.prune:
+                listed = ", ".join(f"{item['name']} ({item['id']})" for item in prepared.prune)
+                result["diff"]["prepared"] = f"{request.product}: delete {listed} to stay within {request.version_limit} versions (prune_versions)"
         return result
 
     def _sync_latest_id(self, result: Dict[str, Any]) -> None:
@@ -449,7 +536,7 @@ class CatalogVersioner:
             result["ssm_parameter_version"] = self.ssm.put_parameter(self.ssm_parameter, desired)
 
     def _retire_old_versions(self, result: Dict[str, Any], artifacts: List[Dict[str, Any]]) -> None:
-        in_use = self.artifacts_in_use(result["product_id"])
+        in_use = set(self.in_use(result["product_id"]))
         if result["artifact_id"]:
             in_use.add(result["artifact_id"])  # the version SSM names is never retired, whatever K says
         plan = plan_lifecycle(artifacts, self.scheme, self.request.keep_active_versions or 1, in_use)

@@ -50,6 +50,9 @@ REGION_PATTERN = re.compile(
     r"^(?:[a-z]{2}(?:-gov|-iso[a-z]?)?)-(?:north|south|east|west|central|northeast|northwest|southeast|southwest|mid|midwest)-\d{1,2}$"
 )
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
+# What a portfolio is associated with (an IAM user, role or group) and what a launch constraint builds stacks as.
+PRINCIPAL_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(user|role|group)/[\w+=,.@/-]+$")
+ROLE_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 SSM_PREFIX_PATTERN = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
 # What a Service Catalog product name may be here: it is also a level of the stage's SSM parameter names

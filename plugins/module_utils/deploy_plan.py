@@ -24,6 +24,8 @@ from ansible_collections.multiregion.serverless.plugins.module_utils import nami
 from ansible_collections.multiregion.serverless.plugins.module_utils.common import (
     ACCOUNT_PATTERN,
     BUCKET_PATTERN,
+    PRINCIPAL_PATTERN,
+    ROLE_PATTERN,
     InputError,
     refusal,
     CATALOG_NAME_PATTERN,
@@ -179,7 +181,8 @@ def parse_regions_argument(value: Any) -> Optional[List[str]]:
 # The keys project.yml and each of its stages may have (docs/project-layout.md).
 PROJECT_KEYS = ("services_dir", "init_dir", "products_dir", "always_excluded_services", "authorizer", "stages")
 AUTHORIZER_KEYS = ("service", "order")
-STAGE_KEYS = ("account_id", "primary_region", "regions", "artifact_bucket", "excluded_services", "ssm_prefix", "product_names")
+STAGE_KEYS = ("account_id", "primary_region", "regions", "artifact_bucket", "excluded_services", "ssm_prefix", "product_names", "portfolio")
+PORTFOLIO_KEYS = ("name", "principals", "launch_role")
 
 
 def load_project(project_dir: Any) -> Dict[str, Any]:
@@ -229,6 +232,25 @@ def check_bucket_pattern(pattern: Any, what: str) -> str:
     return pattern
 
 
+def check_portfolio(value: Any, what: str) -> Optional[Dict[str, Any]]:
+    """The stage's portfolio (``{name, principals, launch_role}``), checked; None when the stage names none."""
+    if value is None:
+        return None
+    portfolio = _require_mapping(value, f"{what} portfolio")
+    _require_known_keys(portfolio, PORTFOLIO_KEYS, f"{what} portfolio")
+    name = portfolio.get("name")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
+        raise PlanError(f"{what} portfolio.name={_written(name)}: expected a portfolio name of 1 to 100 characters")
+    principals = _require_str_list(portfolio.get("principals"), f"{what} portfolio.principals")
+    for principal in principals:
+        if not PRINCIPAL_PATTERN.match(principal):
+            raise PlanError(f"{what} portfolio.principals has {principal!r}: expected IAM ARNs such as arn:aws:iam::123456789012:role/Deployer")
+    role = portfolio.get("launch_role")
+    if role is not None and not (isinstance(role, str) and ROLE_PATTERN.match(role)):
+        raise PlanError(f"{what} portfolio.launch_role={_written(role)}: expected an IAM role ARN such as arn:aws:iam::123456789012:role/TenantStacks")
+    return {"name": name, "principals": principals, "launch_role": role}
+
+
 def check_stage(project: Dict[str, Any], stage: Any) -> Dict[str, Any]:
     """The stage's settings, checked; raises with the list of known stages when it is not defined."""
     if stage is None or stage == "":
@@ -274,6 +296,7 @@ def check_stage(project: Dict[str, Any], stage: Any) -> Dict[str, Any]:
     if not isinstance(product_names, dict) or not all(isinstance(key, str) and isinstance(value, str) for key, value in product_names.items()):
         raise PlanError(f"{what} product_names must map product names to Service Catalog product names, got {product_names!r}")
     return {
+        "portfolio": check_portfolio(settings.get("portfolio"), what),
         "account_id": account_id,
         "regions": regions,
         "primary_region": primary,
@@ -525,6 +548,7 @@ def build_plan(project_dir: str, stage: Any, regions: Any = ALL_REGIONS, invento
         "products": products,
         "product_definitions": {product: naming.product_definition_path(project["products_dir"], product) for product in products},
         "catalog_names": names,
+        "portfolio": settings["portfolio"],
         "nested_init_stacks": nested_init_stacks,
         # The deploy targets of the run: (account, region) pairs; one account per stage today.
         "targets": [{"account_id": settings["account_id"], "region": region} for region in selected],

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 CATALOG_RESULT_KEYS = (
     "product_name", "product_id", "product_created", "previous_artifact_id", "previous_artifact_name", "artifact_id",
     "artifact_name", "version_created", "changed", "fingerprint", "template_url", "ssm_parameter", "ssm_parameter_version",
-    "ssm_parameter_changed", "deprecated_artifacts",
+    "ssm_parameter_changed", "pruned_artifacts", "deprecated_artifacts",
 )
 # Validation statuses that are no failure.
 VALIDATION_OK = ("passed", "would_validate")

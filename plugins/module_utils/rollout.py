@@ -32,6 +32,7 @@ from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional
 
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import AwsApiError
 from ansible_collections.multiregion.serverless.plugins.module_utils.naming import latest_id_parameter
+from ansible_collections.multiregion.serverless.plugins.module_utils.portfolio import LaunchPathError, launch_path_id
 from ansible_collections.multiregion.serverless.plugins.module_utils.records import FAILED as RECORD_FAILED
 from ansible_collections.multiregion.serverless.plugins.module_utils.records import PollPolicy, RecordState
 from ansible_collections.multiregion.serverless.plugins.module_utils.rollout_options import FailureTolerance, RolloutError, Selector  # noqa: F401 (re-exported)
@@ -95,6 +96,7 @@ class TargetOptions:
     ssm_prefix: Optional[str] = None
     ssm_parameter: Optional[str] = None
     target_version: Optional[str] = None
+    portfolio: Optional[Mapping[str, Any]] = None  # the stage's portfolio: with several launch paths, the one through it
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class Target:
     artifact_id: str
     version: str
     source: str  # where the target came from: "ssm:<parameter>" or "target_version"
+    path_id: Optional[str] = None  # the launch path every update and provisioning names (portfolio.launch_path_id)
 
 
 @dataclass(frozen=True)
@@ -166,9 +169,13 @@ def resolve_target(directory: ProductDirectory, read_parameter: Callable[[str], 
     summary = answer["ProductViewDetail"]["ProductViewSummary"]
     product_id, name = summary["ProductId"], summary["Name"]
     versions = answer.get("ProvisioningArtifactSummaries") or []
+    try:
+        path_id = launch_path_id(directory.api, product_id, name, (options.portfolio or {}).get("name"))
+    except LaunchPathError as exc:
+        raise RolloutError(str(exc)) from None
     if target_version:
         artifact_id, version = resolve_version(versions, target_version, name)
-        return Target(product=name, product_id=product_id, artifact_id=artifact_id, version=version, source="target_version")
+        return Target(product=name, product_id=product_id, artifact_id=artifact_id, version=version, source="target_version", path_id=path_id)
     if not parameter:
         if not ssm_prefix:
             raise RolloutError("the target needs target_version, ssm_parameter or ssm_prefix")
@@ -178,7 +185,7 @@ def resolve_target(directory: ProductDirectory, read_parameter: Callable[[str], 
         artifact_id, version = resolve_version(versions, value, name)
     except RolloutError as exc:
         raise RolloutError(f"SSM parameter {parameter} names {value!r}, which is not a version of product {name}: {exc}") from exc
-    return Target(product=name, product_id=product_id, artifact_id=artifact_id, version=version, source=f"ssm:{parameter}")
+    return Target(product=name, product_id=product_id, artifact_id=artifact_id, version=version, source=f"ssm:{parameter}", path_id=path_id)
 
 
 # ------------------------------------------------------------------------------------------- parameters
@@ -473,6 +480,7 @@ class CatalogRolloutApi(RolloutApi):
             ProvisionedProductId=tenant.id,
             ProductId=update.target.product_id,
             ProvisioningArtifactId=update.target.artifact_id,
+            **({"PathId": update.target.path_id} if update.target.path_id else {}),
             ProvisioningParameters=update.provisioning_parameters(),
             UpdateToken=update_token(tenant.id, tenant.last_record_id, update.target.artifact_id),
         )

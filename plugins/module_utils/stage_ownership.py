@@ -28,7 +28,7 @@ STAGE_TAG_KEY = "multiregion:stage"
 # (<ssm_prefix>/products/<name>/latest-artifact-id), and SSM allows only these characters.
 CATALOG_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 PRODUCT_ID_PATTERN = re.compile(r"^prod-[a-z0-9]{6,}$")
-SEARCH_PAGE_SIZE = 100  # the largest SearchProductsAsAdmin accepts
+ADMIN_SEARCH_PAGE_SIZE = 20  # the largest SearchProductsAsAdmin accepts (botocore's model; AWS refuses more)
 
 
 class OwnershipError(ValueError):
@@ -101,7 +101,7 @@ class ProductDirectory:
     def _all_rows(self) -> List[Mapping[str, Any]]:
         if self._rows is None:
             listing = self.api.paginate(
-                "SearchProductsAsAdmin", f"products of {self.region}", SortBy="Title", PaginationConfig={"PageSize": SEARCH_PAGE_SIZE}
+                "SearchProductsAsAdmin", f"products of {self.region}", SortBy="Title", PaginationConfig={"PageSize": ADMIN_SEARCH_PAGE_SIZE}
             )
             self._rows = list(listing.get("ProductViewDetails") or [])
         return self._rows

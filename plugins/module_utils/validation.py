@@ -130,6 +130,7 @@ class TestTenant:
                 ProvisionedProductName=request.name,
                 ProductId=target.product_id,
                 ProvisioningArtifactId=target.artifact_id,
+                **({"PathId": target.path_id} if target.path_id else {}),
                 ProvisioningParameters=key_values(request.parameters),
                 Tags=key_values(request.tags),
                 ProvisionToken=uuid.uuid4().hex,

@@ -34,7 +34,8 @@ description:
   - Refused before anything is written, with one line each, an unknown product (unless I(create_missing_product)),
     a template that is not valid JSON/YAML CloudFormation, a template or nested template in a bucket not owned by
     I(expected_bucket_owner) (checked with C(HeadBucket) first; without I(expected_bucket_owner), bucket ownership is
-    not checked), and an SSM parameter name that is not a valid path.
+    not checked), an SSM parameter name that is not a valid path, and a new version over I(version_limit) (unless
+    I(prune_versions) can make room).
   - With I(product), one of I(ssm_parameter) and I(ssm_prefix) is required.
   - The work is done by C(plugins/module_utils/catalog_service.py) (C(version_products)).
 author:
@@ -160,19 +161,39 @@ options:
       - When set, versions (named by the scheme) older than the newest I(keep_active_versions) are marked inactive
         (C(Active=false)) and C(DEPRECATED). A version that a provisioned product uses is never touched.
     type: int
+  version_limit:
+    description:
+      - The most versions (provisioning artifacts, active or not) a product may have; Service Catalog's quota is 100
+        per product by default and can be raised, so set this to the account's quota.
+      - A new version that would exceed it is refused before anything is written, in one line naming the product, the
+        limit and the oldest versions that could go (those no provisioned product uses, other than the newest, the
+        current one and the one I(ssm_parameter) names). With I(products), one refused product refuses the whole call.
+    type: int
+    default: 100
+  prune_versions:
+    description:
+      - Instead of refusing a version over I(version_limit), delete just enough of the oldest versions that could go
+        (C(DeleteProvisioningArtifact)), then create it. Never the newest version, the current one, the one
+        I(ssm_parameter) names, or one a provisioned product uses.
+      - When that cannot make room, the version is refused as without this option.
+      - Check mode lists the versions it would delete in C(pruned_artifacts) and deletes nothing.
+    type: bool
+    default: false
   diff_max_chars:
     description: In diff mode, each side of the template diff is cut to this many characters, with a marker.
     type: int
     default: 65536
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
-  multiregion.serverless.aws, multiregion.serverless.stage, multiregion.serverless.bucket_owner]
+  multiregion.serverless.aws, multiregion.serverless.stage, multiregion.serverless.portfolio, multiregion.serverless.bucket_owner]
 attributes:
   check_mode:
     support: full
-    description: Reads everything and reports the version it would create and the SSM write it would make; writes nothing.
+    description: Reads everything and reports the version it would create, the versions it would prune and the SSM write it would make; writes nothing.
   diff_mode:
     support: full
-    description: Shows the current version's template and the new one as pretty JSON, each side bounded by I(diff_max_chars).
+    description:
+      - Shows the current version's template and the new one as pretty JSON, each side bounded by I(diff_max_chars).
+      - With I(prune_versions), the versions deleted (or that would be) to make room are named in the diff.
 notes:
   - The fingerprint ignores where a nested template lives, only what it holds; a nested template re-published
     under another key with the same content makes no new version.
@@ -212,9 +233,24 @@ EXAMPLES = r"""
     create_missing_product: true
     product_owner: platform-team
     keep_active_versions: 5
+
+- name: Version a product whose quota was raised to 200, deleting its oldest unused versions when it is full
+  multiregion.serverless.catalog_artifact_version:
+    product: platform-core
+    template_url: https://mrs-artifacts-dev-eu-west-1.s3.eu-west-1.amazonaws.com/products/platform-core/dev/3f2a...json
+    expected_bucket_owner: "123456789012"
+    ssm_parameter: /multiregion/dev/products/platform-core/latest-artifact-id
+    version_limit: 200
+    prune_versions: true
 """
 
 RETURN = r"""
+portfolio:
+  description: With O(portfolio), the stage's portfolio after the versions - its id (null in check mode when it would be created)
+    and what was (in check mode would be) changed - created, principals associated, products added, launch constraints.
+  returned: when O(portfolio) is set
+  type: dict
+  sample: {name: platform-dev, id: port-abc123, changed: true, changes: ["add product platform-core-dev"]}
 product_id:
   description: The product's id (null in check mode when the product would be created).
   returned: with I(product)
@@ -304,6 +340,19 @@ version_counter_parameter:
   returned: with I(product)
   type: str
   sample: /multiregion/dev/products/platform-core/highest-version-number
+version_limit:
+  description: The most versions the product may have (I(version_limit)).
+  returned: with I(product)
+  type: int
+  sample: 100
+pruned_artifacts:
+  description:
+    - Versions deleted (in check mode, that would be deleted) by I(prune_versions) to make room for the new one, oldest
+      first; empty when nothing had to go.
+  returned: with I(product)
+  type: list
+  elements: dict
+  sample: [{id: pa-0a1b2c3d4e5f6, name: V1}]
 deprecated_artifacts:
   description: Versions marked (or that would be marked) inactive and DEPRECATED by I(keep_active_versions).
   returned: with I(product)
@@ -333,13 +382,14 @@ products:
   sample: [{product_name: platform-core, artifact_name: V13, version_created: true, changed: true}]
 """
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.arg_specs import STAGE_ARG_SPEC, merged
+from ansible_collections.multiregion.serverless.plugins.module_utils.arg_specs import PORTFOLIO_ARG_SPEC, STAGE_ARG_SPEC, merged
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import AwsApis
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import create_aws_module
 from ansible_collections.multiregion.serverless.plugins.module_utils.catalog_service import PER_PRODUCT_ONLY, PER_PRODUCT_OPTIONS, version_products
 
 ARGUMENT_SPEC = merged(
     STAGE_ARG_SPEC,
+    PORTFOLIO_ARG_SPEC,
     product=dict(type="str"),
     products=dict(type="list", elements="dict", options=PER_PRODUCT_OPTIONS),
     template_url=dict(type="str"),
@@ -359,6 +409,8 @@ ARGUMENT_SPEC = merged(
     product_support_email=dict(type="str"),
     product_tags=dict(type="dict", default={}),
     keep_active_versions=dict(type="int"),
+    version_limit=dict(type="int", default=100),
+    prune_versions=dict(type="bool", default=False),
     diff_max_chars=dict(type="int", default=65536),
 )
 

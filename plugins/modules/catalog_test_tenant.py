@@ -53,7 +53,7 @@ options:
   record_timeout:
     default: 1800
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
-  multiregion.serverless.aws, multiregion.serverless.stage, multiregion.serverless.target, multiregion.serverless.poll]
+  multiregion.serverless.aws, multiregion.serverless.stage, multiregion.serverless.portfolio, multiregion.serverless.target, multiregion.serverless.poll]
 attributes:
   check_mode:
     support: full
@@ -139,6 +139,7 @@ duration:
 """
 
 from ansible_collections.multiregion.serverless.plugins.module_utils.arg_specs import (
+    PORTFOLIO_ARG_SPEC,
     STAGE_ARG_SPEC,
     TARGET_ARG_SPEC,
     TARGET_CONSTRAINTS,
@@ -152,6 +153,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.validation 
 
 ARGUMENT_SPEC = merged(
     STAGE_ARG_SPEC,
+    PORTFOLIO_ARG_SPEC,
     TARGET_ARG_SPEC,
     poll_arg_spec(VALIDATION_POLL),
     product=dict(type="str", required=True),

@@ -161,6 +161,11 @@ plan:
           C(product_names) in C(project.yml) names it.
       type: dict
       sample: {platform-core: platform-core-dev, tenant-analytics: tenant-analytics-dev}
+    portfolio:
+      description:
+        - The stage's Service Catalog portfolio (C(name), C(principals), C(launch_role)), or null when C(project.yml) names none.
+      type: dict
+      sample: {name: platform-dev, principals: [], launch_role: null}
     nested_init_stacks:
       description: The init stacks the stage's products nest (their templates must be packaged for the products).
       type: list

@@ -73,7 +73,7 @@ options:
         the module cannot stream to the Ansible console. The same lines go to the module log.
     type: path
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
-  multiregion.serverless.aws, multiregion.serverless.stage, multiregion.serverless.target, multiregion.serverless.poll]
+  multiregion.serverless.aws, multiregion.serverless.stage, multiregion.serverless.portfolio, multiregion.serverless.target, multiregion.serverless.poll]
 attributes:
   check_mode:
     support: full
@@ -187,6 +187,7 @@ version_changes:
 
 from ansible_collections.multiregion.serverless.plugins.module_utils.arg_specs import (
     ROLLOUT_POLL,
+    PORTFOLIO_ARG_SPEC,
     STAGE_ARG_SPEC,
     TARGET_ARG_SPEC,
     TARGET_CONSTRAINTS,
@@ -199,6 +200,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.rollout_ser
 
 ARGUMENT_SPEC = merged(
     STAGE_ARG_SPEC,
+    PORTFOLIO_ARG_SPEC,
     TARGET_ARG_SPEC,
     poll_arg_spec(ROLLOUT_POLL),
     products=dict(type="list", elements="str", required=True),

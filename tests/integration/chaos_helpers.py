@@ -134,6 +134,8 @@ def make_project(root: Path, stage: str, regions: Sequence[str], product: str = 
             "artifact_bucket": f"mrs-artifacts-{stage}-{{region}}",
             "excluded_services": [],
             "ssm_prefix": f"/multiregion/{stage}",
+            # Tenants are provisioned and updated through the stage's portfolio (the launch path).
+            "portfolio": {"name": f"multiregion-{stage}", "launch_role": f"arn:aws:iam::{account_id}:role/TenantStackLaunch"},
         }},
     }, sort_keys=False))
     return ChaosProject(root, stage, list(regions), product)

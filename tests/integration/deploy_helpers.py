@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import yaml
+from local_aws.catalog_access import grant_launch_path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES_DIR = REPO_ROOT / "examples"
@@ -281,9 +282,11 @@ def provision_tenants(aws, region: str, ssm_prefix: str, product: str, names: Se
     ssm = aws.client("ssm", region)
     artifact_id = ssm.get_parameter(Name=f"{ssm_prefix}/products/{product}/latest-artifact-id")["Parameter"]["Value"]
     product_id = catalog.describe_product_as_admin(Name=product)["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+    path_id = grant_launch_path(catalog, product_id)
     records = {
         name: catalog.provision_product(
             ProductId=product_id,
+            PathId=path_id,
             ProvisioningArtifactId=artifact_id,
             ProvisionedProductName=name,
             ProvisioningParameters=[{"Key": "TenantId", "Value": name}],

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 import botocore.config
+from local_aws.catalog_access import grant_launch_path
 
 TENANT_PARAMETERS = {
     "TenantId": {"Type": "String"},
@@ -72,6 +73,7 @@ class Seeder:
             ProvisioningArtifactParameters={"Name": "V1", "Info": {"LoadTemplateFromURL": urls[0]}, "Type": "CLOUD_FORMATION_TEMPLATE"},
         )
         product_id = created["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+        grant_launch_path(sc, product_id)
         ids = {"V1": created["ProvisioningArtifactDetail"]["Id"]}
         for number, url in enumerate(urls[1:], start=2):
             answer = sc.create_provisioning_artifact(
@@ -95,10 +97,12 @@ class Seeder:
     def tenants(self, seeded: SeededRegion, names: Sequence[str], version: str = "V1", tags: Optional[Dict[str, Dict[str, str]]] = None) -> None:
         """Provision ``names`` on ``version`` (record_duration_s must be 0) with distinct parameter values."""
         sc = self.client("servicecatalog", seeded.region)
+        path_id = grant_launch_path(sc, seeded.product_id)  # the seed's own path (a stage portfolio may be a second one)
         for index, name in enumerate(names):
             parameters = {"TenantId": f"{name}-id", "TenantTier": "premium" if index % 3 == 0 else "standard"}
             sc.provision_product(
                 ProductId=seeded.product_id,
+                PathId=path_id,
                 ProvisioningArtifactId=seeded.versions[version],
                 ProvisionedProductName=name,
                 ProvisioningParameters=[{"Key": k, "Value": v} for k, v in parameters.items()],

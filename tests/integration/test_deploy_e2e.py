@@ -312,6 +312,16 @@ def test_a_change_to_one_service_makes_one_new_version_per_product_and_region(sc
 
 def test_rollout_alone_updates_every_tenant_to_the_version_in_ssm(scenario: Scenario) -> None:
     scenario.require("tenants", "one-service")
+    # Two launch paths per product: the stage's portfolio (the catalog phase made it) and the one the tenants were
+    # provisioned through (an administrator's, tests/integration/deploy_helpers.provision_tenants). AWS then needs a
+    # PathId on every update; the rollout names the stage's.
+    for region in REGIONS:
+        catalog = scenario.aws.client("servicecatalog", region)
+        for product in PRODUCTS:
+            views = catalog.search_products_as_admin(Filters={"FullTextSearch": [product]})["ProductViewDetails"]
+            product_id = next(view["ProductViewSummary"]["ProductId"] for view in views if view["ProductViewSummary"]["Name"] == product)
+            paths = catalog.list_launch_paths(ProductId=product_id)["LaunchPathSummaries"]
+            assert sorted(path["Name"] for path in paths) == sorted([f"multiregion-{STAGE}", f"{product_id}-launch"]), paths
 
     run = scenario.deploy("rollout", "--tags", "rollout")
 

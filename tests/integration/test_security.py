@@ -39,6 +39,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 NOT_IN_SCENARIO = {
     "servicecatalog:CreateProduct": "catalog_create_missing_products (the first deploy of a new product)",
     "servicecatalog:UpdateProvisioningArtifact": "catalog_keep_active_versions (deactivating old versions)",
+    "servicecatalog:DeleteProvisioningArtifact": "catalog_prune_versions (deleting old unused versions at the version quota)",
 }
 
 

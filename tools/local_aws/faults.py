@@ -22,6 +22,9 @@ class FaultSettings:
     latency_ms: float = 0.0
     fail_provisioned_products: FrozenSet[str] = frozenset()
     record_duration_s: float = 0.0
+    # Service Catalog quotas (AWS defaults), lowered by tests that exercise them.
+    max_provisioning_artifacts: int = 100
+    max_products_per_portfolio: int = 250
 
     def as_dict(self) -> Dict[str, Any]:
         return {
@@ -29,6 +32,8 @@ class FaultSettings:
             "latency_ms": self.latency_ms,
             "fail_provisioned_products": sorted(self.fail_provisioned_products),
             "record_duration_s": self.record_duration_s,
+            "max_provisioning_artifacts": self.max_provisioning_artifacts,
+            "max_products_per_portfolio": self.max_products_per_portfolio,
         }
 
 
@@ -52,7 +57,13 @@ def parse_faults(raw: Mapping[str, Any], base: FaultSettings = FaultSettings()) 
         raise FaultError(f"throttle_rate must be between 0 and 1, got {throttle_rate}")
     if latency_ms < 0 or record_duration_s < 0:
         raise FaultError("latency_ms and record_duration_s must not be negative")
-    return FaultSettings(throttle_rate, latency_ms, frozenset(names), record_duration_s)
+    quotas = {}
+    for key in ("max_provisioning_artifacts", "max_products_per_portfolio"):
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise FaultError(f"{key} must be a whole number of at least 1, got {value!r}")
+        quotas[key] = value
+    return FaultSettings(throttle_rate, latency_ms, frozenset(names), record_duration_s, **quotas)
 
 
 class FaultState:

@@ -14,7 +14,12 @@ created, updated or deleted at that moment. 1,000 in-flight records therefore co
 """
 from __future__ import annotations
 
+import base64
+import fnmatch
+import hashlib
+import json
 import random
+import re
 import string
 import threading
 import time
@@ -66,6 +71,23 @@ class DuplicateResourceException(JsonRESTError):
         super().__init__("DuplicateResourceException", message)
 
 
+class LimitExceededException(JsonRESTError):
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("LimitExceededException", message)
+
+
+class ValidationException(JsonRESTError):
+    """What AWS's request validation answers for a missing required member or an out-of-range number,
+    before the operation runs (the same for every AWS JSON service)."""
+
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ValidationException", message)
+
+
 class InvalidStateException(JsonRESTError):
     code = 400
 
@@ -108,13 +130,21 @@ def resolve_parameters(
     for item in given or []:
         key = item.get("Key")
         if key not in declared:
+            if item.get("UsePreviousValue"):
+                raise InvalidParametersException(
+                    f"Invalid input for parameter key {key}. Cannot specify usePreviousValue as true for a parameter key "
+                    "that the provisioning artifact's template does not declare"
+                )
             raise InvalidParametersException(f"Parameter {key} is not defined in the provisioning artifact's template")
         by_key[key] = item
     for key, spec in declared.items():
         item = by_key.get(key)
         if item is not None and item.get("UsePreviousValue"):
             if previous is None or key not in previous:
-                raise InvalidParametersException(f"UsePreviousValue is set for {key} but it has no previous value")
+                raise InvalidParametersException(
+                    f"Invalid input for parameter key {key}. Cannot specify usePreviousValue as true for a parameter key "
+                    "the provisioned product does not have"
+                )
             value: Optional[str] = previous[key]
         elif item is not None and item.get("Value") is not None:
             value = str(item["Value"])
@@ -243,6 +273,7 @@ class Record:
     fail_reason: Optional[str]
     tags: List[Dict[str, str]]
     status: str = IN_PROGRESS
+    role_arn: Optional[str] = None  # the launch constraint's role the stack is created/updated with
     errors: List[Dict[str, str]] = field(default_factory=list)
     outputs: List[Dict[str, str]] = field(default_factory=list)
     created_time: Any = field(default_factory=utcnow)
@@ -277,6 +308,7 @@ class ProvisionedProduct:
     idempotency_token: str
     tags: List[Dict[str, str]]
     stack_name: str
+    user_arn: str = ""  # the principal that provisioned it (ScanProvisionedProducts' default access level User)
     parameters: Dict[str, str] = field(default_factory=dict)
     status: str = "UNDER_CHANGE"
     status_message: str = ""
@@ -306,6 +338,51 @@ class ProvisionedProduct:
         return detail
 
 
+@dataclass
+class Constraint:
+    id: str
+    type: str
+    portfolio_id: str
+    product_id: str
+    description: str
+    parameters: str
+    owner: str
+
+    def detail(self) -> Dict[str, Any]:
+        return {"ConstraintId": self.id, "Type": self.type, "Description": self.description, "Owner": self.owner,
+                "ProductId": self.product_id, "PortfolioId": self.portfolio_id}
+
+    def summary(self) -> Dict[str, Any]:
+        return {"Type": self.type, "Description": self.description}
+
+
+CONSTRAINT_TYPES = ("LAUNCH", "NOTIFICATION", "RESOURCE_UPDATE", "STACKSET", "TEMPLATE")
+PRINCIPAL_TYPES = ("IAM", "IAM_PATTERN")
+
+
+def launch_path_id(portfolio_id: str, product_id: str) -> str:
+    """Stable per (portfolio, product), shaped like AWS's ``lpv3-`` plus 13 lower-case letters and digits."""
+    digest = hashlib.sha256(f"{portfolio_id}/{product_id}".encode()).digest()
+    return "lpv3-" + base64.b32encode(digest).decode().lower()[:13]
+
+
+def principal_candidates(caller_arn: str) -> List[str]:
+    """The ARNs a portfolio principal may name to match the caller: the caller itself and, for an assumed-role
+    session (``arn:aws:sts::<account>:assumed-role/<role>/<session>``), the role."""
+    candidates = [caller_arn]
+    match = re.match(r"^arn:([^:]+):sts::(\d{12}):assumed-role/([^/]+)/.+$", caller_arn)
+    if match:
+        candidates.append(f"arn:{match.group(1)}:iam::{match.group(2)}:role/{match.group(3)}")
+    return candidates
+
+
+def principal_matches(principal: Dict[str, str], caller_arn: str) -> bool:
+    candidates = principal_candidates(caller_arn)
+    if principal["PrincipalType"] == "IAM_PATTERN":
+        return any(fnmatch.fnmatchcase(candidate, principal["PrincipalARN"]) for candidate in candidates)
+    return principal["PrincipalARN"] in candidates
+
+
 STACK_BUILD_LOCK = threading.Lock()
 
 
@@ -320,6 +397,10 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
         self.provisioned_by_name: Dict[str, str] = {}
         self.records: Dict[str, Record] = {}
         self.tokens: Dict[str, Any] = {}
+        # Portfolios are moto's (self.portfolios); their associations and constraints are ours.
+        self.portfolio_products: Dict[str, List[str]] = {}
+        self.portfolio_principals: Dict[str, List[Dict[str, str]]] = {}
+        self.constraints: Dict[str, Constraint] = {}
 
     # moto derives the urls module from the backend's module name; ours are moto's servicecatalog urls,
     # whose handler install() points at ExtendedServiceCatalogResponse.
@@ -418,14 +499,15 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
         with self.lock:
             return self._idempotent("CreateProduct", params.get("IdempotencyToken"), make)
 
-    def describe_catalog_product(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def describe_catalog_product(self, params: Dict[str, Any], caller: str) -> Dict[str, Any]:
         with self.lock:
             product = self._product(params.get("Id"), params.get("Name"))
+            paths = self._launch_paths(product.id, caller)
             return {
-                "ProductViewSummary": product.summary(),
+                "ProductViewSummary": product.summary() | {"HasDefaultPath": len(paths) == 1},
                 "ProvisioningArtifacts": [a.summary() | {"Guidance": a.guidance} for a in product.artifacts.values() if a.active],
                 "Budgets": [],
-                "LaunchPaths": [],
+                "LaunchPaths": [{"Id": p["Id"], "Name": p["Name"]} for p in paths],
             }
 
     def describe_product_as_admin(self, params: Dict[str, Any]) -> Dict[str, Any]:
@@ -443,6 +525,9 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
         filters = params.get("Filters") or {}
         with self.lock:
             products = list(self.catalog_products.values())
+            if params.get("PortfolioId"):
+                in_portfolio = self.portfolio_products.get(self._portfolio(params["PortfolioId"]).id, [])
+                products = [p for p in products if p.id in in_portfolio]
         for text in filters.get("FullTextSearch", []):
             products = [p for p in products if text.lower() in f"{p.name} {p.description} {p.owner}".lower()]
         for owner in filters.get("Owner", []):
@@ -483,8 +568,197 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
             product = self._product(params.get("Id"))
             if any(pp.product_id == product.id for pp in self.provisioned.values()):
                 raise ResourceInUseException(f"Product {product.id} has provisioned products.")
+            if any(product.id in ids for ids in self.portfolio_products.values()):
+                raise ResourceInUseException(f"Product {product.id} is associated with a portfolio; disassociate it first.")
             del self.catalog_products[product.id]
         return {}
+
+    # ---- portfolios: product and principal associations, constraints, launch paths ----------------------
+    def _portfolio(self, portfolio_id: Optional[str]) -> Any:
+        portfolio = self.portfolios.get(portfolio_id or "")
+        if portfolio is None:
+            raise ResourceNotFoundException(f"Portfolio {portfolio_id} not found.")
+        return portfolio
+
+    def delete_portfolio(self, accept_language: Optional[str], id: str) -> None:  # noqa: A002 - moto's signature
+        with self.lock:
+            if self.portfolio_products.get(id) or self.portfolio_principals.get(id) or any(c.portfolio_id == id for c in self.constraints.values()):
+                raise ResourceInUseException(f"Portfolio {id} has associated products, principals or constraints.")
+            self.portfolio_products.pop(id, None)
+            self.portfolio_principals.pop(id, None)
+            super().delete_portfolio(accept_language, id)
+
+    def associate_product_with_portfolio(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            portfolio = self._portfolio(params.get("PortfolioId"))
+            product = self._product(params.get("ProductId"))
+            products = self.portfolio_products.setdefault(portfolio.id, [])
+            if product.id in products:
+                return {}
+            limit = FAULTS.settings.max_products_per_portfolio
+            if len(products) >= limit:
+                raise LimitExceededException(f"Portfolio {portfolio.id} already has the maximum of {limit} products.")
+            products.append(product.id)
+        return {}
+
+    def disassociate_product_from_portfolio(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            portfolio = self._portfolio(params.get("PortfolioId"))
+            product = self._product(params.get("ProductId"))
+            products = self.portfolio_products.get(portfolio.id, [])
+            if product.id not in products:
+                raise ResourceNotFoundException(f"Product {product.id} is not associated with portfolio {portfolio.id}.")
+            if any(c.portfolio_id == portfolio.id and c.product_id == product.id for c in self.constraints.values()):
+                raise ResourceInUseException(f"Product {product.id} has constraints in portfolio {portfolio.id}; delete them first.")
+            products.remove(product.id)
+        return {}
+
+    def list_portfolios_for_product(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            product = self._product(params.get("ProductId"))
+            details = [self.portfolios[pid].to_dict() for pid, ids in self.portfolio_products.items() if product.id in ids and pid in self.portfolios]
+        chunk, token = page(details, params.get("PageToken"), params.get("PageSize"))
+        return {"PortfolioDetails": chunk, "NextPageToken": token}
+
+    def associate_principal_with_portfolio(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        principal_type = params.get("PrincipalType")
+        if principal_type not in PRINCIPAL_TYPES:
+            raise InvalidParametersException(f"PrincipalType must be one of {', '.join(PRINCIPAL_TYPES)}.")
+        arn = params.get("PrincipalARN") or ""
+        if not arn.startswith("arn:"):
+            raise InvalidParametersException(f"PrincipalARN {arn!r} is not an ARN.")
+        with self.lock:
+            portfolio = self._portfolio(params.get("PortfolioId"))
+            principals = self.portfolio_principals.setdefault(portfolio.id, [])
+            if not any(p["PrincipalARN"] == arn for p in principals):
+                principals.append({"PrincipalARN": arn, "PrincipalType": principal_type})
+        return {}
+
+    def disassociate_principal_from_portfolio(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            portfolio = self._portfolio(params.get("PortfolioId"))
+            principals = self.portfolio_principals.get(portfolio.id, [])
+            kept = [p for p in principals if p["PrincipalARN"] != params.get("PrincipalARN")]
+            if len(kept) == len(principals):
+                raise ResourceNotFoundException(f"Principal {params.get('PrincipalARN')} is not associated with portfolio {portfolio.id}.")
+            self.portfolio_principals[portfolio.id] = kept
+        return {}
+
+    def list_principals_for_portfolio(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            portfolio = self._portfolio(params.get("PortfolioId"))
+            principals = [dict(p) for p in self.portfolio_principals.get(portfolio.id, [])]
+        chunk, token = page(principals, params.get("PageToken"), params.get("PageSize"))
+        return {"Principals": chunk, "NextPageToken": token}
+
+    def create_constraint(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        def make() -> Dict[str, Any]:
+            portfolio = self._portfolio(params.get("PortfolioId"))
+            product = self._product(params.get("ProductId"))
+            if product.id not in self.portfolio_products.get(portfolio.id, []):
+                raise ResourceNotFoundException(f"Product {product.id} is not associated with portfolio {portfolio.id}.")
+            constraint_type = params.get("Type")
+            if constraint_type not in CONSTRAINT_TYPES:
+                raise InvalidParametersException(f"Constraint type must be one of {', '.join(CONSTRAINT_TYPES)}.")
+            try:
+                parsed = json.loads(params.get("Parameters") or "")
+            except ValueError:
+                raise InvalidParametersException("Parameters must be a JSON object.") from None
+            if not isinstance(parsed, dict):
+                raise InvalidParametersException("Parameters must be a JSON object.")
+            if constraint_type == "LAUNCH":
+                if ("RoleArn" in parsed) == ("LocalRoleName" in parsed):
+                    raise InvalidParametersException("A LAUNCH constraint takes exactly one of RoleArn or LocalRoleName.")
+                if any(c.type == "LAUNCH" and c.portfolio_id == portfolio.id and c.product_id == product.id for c in self.constraints.values()):
+                    raise DuplicateResourceException(f"Product {product.id} already has a LAUNCH constraint in portfolio {portfolio.id}.")
+            constraint = Constraint(
+                id=new_id("cons-"), type=constraint_type, portfolio_id=portfolio.id, product_id=product.id,
+                description=params.get("Description") or "", parameters=params["Parameters"], owner=self.account_id,
+            )
+            self.constraints[constraint.id] = constraint
+            return self._constraint_answer(constraint)
+
+        with self.lock:
+            return self._idempotent("CreateConstraint", params.get("IdempotencyToken"), make)
+
+    @staticmethod
+    def _constraint_answer(constraint: Constraint) -> Dict[str, Any]:
+        return {"ConstraintDetail": constraint.detail(), "ConstraintParameters": constraint.parameters, "Status": "AVAILABLE"}
+
+    def _constraint(self, constraint_id: Optional[str]) -> Constraint:
+        constraint = self.constraints.get(constraint_id or "")
+        if constraint is None:
+            raise ResourceNotFoundException(f"Constraint {constraint_id} not found.")
+        return constraint
+
+    def describe_constraint(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            return self._constraint_answer(self._constraint(params.get("Id")))
+
+    def delete_constraint(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            del self.constraints[self._constraint(params.get("Id")).id]
+        return {}
+
+    def list_constraints_for_portfolio(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            portfolio = self._portfolio(params.get("PortfolioId"))
+            details = [c.detail() for c in self.constraints.values()
+                       if c.portfolio_id == portfolio.id and (not params.get("ProductId") or c.product_id == params["ProductId"])]
+        chunk, token = page(details, params.get("PageToken"), params.get("PageSize"))
+        return {"ConstraintDetails": chunk, "NextPageToken": token}
+
+    def _launch_paths(self, product_id: str, caller: str) -> List[Dict[str, Any]]:
+        """One path per portfolio holding the product with a principal matching the caller."""
+        paths = []
+        for portfolio_id, product_ids in self.portfolio_products.items():
+            portfolio = self.portfolios.get(portfolio_id)
+            if portfolio is None or product_id not in product_ids:
+                continue
+            if not any(principal_matches(p, caller) for p in self.portfolio_principals.get(portfolio_id, [])):
+                continue
+            constraints = [c for c in self.constraints.values() if c.portfolio_id == portfolio_id and c.product_id == product_id]
+            paths.append({"Id": launch_path_id(portfolio_id, product_id), "Name": portfolio.display_name,
+                          "PortfolioId": portfolio_id, "Constraints": constraints})
+        return paths
+
+    def _resolve_path(self, product: CatalogProduct, caller: str, path_id: Optional[str], path_name: Optional[str]) -> Dict[str, Any]:
+        """The launch path a provisioning, update or parameter lookup uses (AWS's rules for PathId/PathName)."""
+        if path_id and path_name:
+            raise InvalidParametersException("Provide either PathId or PathName, not both.")
+        paths = self._launch_paths(product.id, caller)
+        if not paths:
+            raise ResourceNotFoundException(f"No launch paths found for resource: {product.id}")
+        if path_id or path_name:
+            for path in paths:
+                if (path_id and path["Id"] == path_id) or (path_name and path["Name"] == path_name):
+                    return path
+            raise ResourceNotFoundException(f"Launch path {path_id or path_name} not found for resource: {product.id}")
+        if len(paths) > 1:
+            raise InvalidParametersException("More than one launch path ids exist. Please specify the launch path id")
+        return paths[0]
+
+    def _launch_role(self, path: Dict[str, Any]) -> Optional[str]:
+        for constraint in path["Constraints"]:
+            if constraint.type == "LAUNCH":
+                parsed = json.loads(constraint.parameters)
+                if parsed.get("RoleArn"):
+                    return str(parsed["RoleArn"])
+                return f"arn:{self.partition}:iam::{self.account_id}:role/{parsed['LocalRoleName']}"
+        return None
+
+    def list_launch_paths(self, params: Dict[str, Any], caller: str) -> Dict[str, Any]:
+        with self.lock:
+            product = self._product(params.get("ProductId"))
+            paths = self._launch_paths(product.id, caller)
+            if not paths:
+                raise ResourceNotFoundException(f"No launch paths found for resource: {product.id}")
+            summaries = [
+                {"Id": p["Id"], "Name": p["Name"], "Tags": [], "ConstraintSummaries": [c.summary() for c in p["Constraints"] if c.type == "LAUNCH"]}
+                for p in paths
+            ]
+        chunk, token = page(summaries, params.get("PageToken"), params.get("PageSize"))
+        return {"LaunchPathSummaries": chunk, "NextPageToken": token}
 
     # ---- provisioning artifacts -----------------------------------------------------------------------
     def _artifact(self, product: CatalogProduct, artifact_id: Optional[str], name: Optional[str] = None) -> Artifact:
@@ -508,6 +782,9 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
     def create_provisioning_artifact(self, params: Dict[str, Any]) -> Dict[str, Any]:
         def make() -> Dict[str, Any]:
             product = self._product(params.get("ProductId"))
+            limit = FAULTS.settings.max_provisioning_artifacts
+            if len(product.artifacts) >= limit:
+                raise LimitExceededException(f"Product {product.id} already has the maximum of {limit} provisioning artifacts.")
             artifact = self._new_artifact(product.id, params.get("Parameters") or {})
             product.artifacts[artifact.id] = artifact
             return self._artifact_answer(artifact)
@@ -531,11 +808,13 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
                 answer["ProvisioningArtifactParameters"] = artifact.parameters_view()
             return answer
 
-    def describe_provisioning_parameters(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def describe_provisioning_parameters(self, params: Dict[str, Any], caller: str) -> Dict[str, Any]:
         with self.lock:
             product = self._product(params.get("ProductId"), params.get("ProductName"))
+            path = self._resolve_path(product, caller, params.get("PathId"), params.get("PathName"))
             artifact = self._artifact(product, params.get("ProvisioningArtifactId"), params.get("ProvisioningArtifactName"))
-            return {"ProvisioningArtifactParameters": artifact.parameters_view(), "ConstraintSummaries": [], "TagOptions": []}
+            return {"ProvisioningArtifactParameters": artifact.parameters_view(),
+                    "ConstraintSummaries": [c.summary() for c in path["Constraints"]], "TagOptions": []}
 
     def update_provisioning_artifact(self, params: Dict[str, Any]) -> Dict[str, Any]:
         with self.lock:
@@ -581,7 +860,8 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
             raise ResourceNotFoundException(f"Provisioned product {pp_id or name} not found.")
         return pp
 
-    def _start_record(self, pp: ProvisionedProduct, record_type: str, artifact_id: str, parameters: Dict[str, str], tags: List[Dict[str, str]]) -> Record:
+    def _start_record(self, pp: ProvisionedProduct, record_type: str, artifact_id: str, parameters: Dict[str, str], tags: List[Dict[str, str]],
+                      role_arn: Optional[str] = None) -> Record:
         settings = FAULTS.settings
         reason = None
         if pp.name in settings.fail_provisioned_products:
@@ -598,6 +878,7 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
             due=time.monotonic() + settings.record_duration_s,
             fail_reason=reason,
             tags=tags,
+            role_arn=role_arn,
         )
         self.records[record.id] = record
         pp.status = "UNDER_CHANGE"
@@ -658,13 +939,13 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
         artifact = product.artifacts[record.artifact_id]
         if record.record_type == PROVISION:
             stack = cfn.create_stack(name=pp.stack_name, template=artifact.template_body, parameters=dict(record.parameters),
-                                     tags={t["Key"]: t["Value"] for t in pp.tags})
+                                     tags={t["Key"]: t["Value"] for t in pp.tags}, role_arn=record.role_arn)
             pp.stack_id = stack.stack_id
         else:
             stack = cfn.update_stack(
                 name=pp.stack_id or pp.stack_name,
                 template=artifact.template_body,
-                role_arn=None,
+                role_arn=record.role_arn,
                 parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in record.parameters.items()],
                 tags=None,
             )
@@ -676,13 +957,14 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
                 {"OutputKey": output["OutputKey"], "OutputValue": str(output["OutputValue"]), "Description": output.get("Description") or ""}
             )
 
-    def provision_product(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def provision_product(self, params: Dict[str, Any], caller: str) -> Dict[str, Any]:
         name = params.get("ProvisionedProductName")
         if not name:
             raise InvalidParametersException("ProvisionedProductName is required.")
 
         def make() -> Dict[str, Any]:
             product = self._product(params.get("ProductId"), params.get("ProductName"))
+            path = self._resolve_path(product, caller, params.get("PathId"), params.get("PathName"))
             artifact = self._artifact(product, params.get("ProvisioningArtifactId"), params.get("ProvisioningArtifactName"))
             if not artifact.active:
                 raise InvalidParametersException(f"Provisioning artifact {artifact.id} is not active.")
@@ -699,20 +981,21 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
                 arn=f"arn:{self.partition}:servicecatalog:{self.region_name}:{self.account_id}:stack/{name}/{pp_id}",
                 product_id=product.id,
                 artifact_id=artifact.id,
-                path_id=params.get("PathId") or "",
+                path_id=path["Id"],
                 idempotency_token=params.get("ProvisionToken") or new_id("token-"),
                 tags=params.get("Tags") or [],
                 stack_name=f"SC-{self.account_id}-{pp_id}",
+                user_arn=caller,
             )
             self.provisioned[pp.id] = pp
             self.provisioned_by_name[name] = pp.id
-            record = self._start_record(pp, PROVISION, artifact.id, parameters, pp.tags)
+            record = self._start_record(pp, PROVISION, artifact.id, parameters, pp.tags, role_arn=self._launch_role(path))
             return {"RecordDetail": record.detail()}
 
         with self.lock:
             return self._idempotent("ProvisionProduct", params.get("ProvisionToken"), make)
 
-    def update_provisioned_product(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def update_provisioned_product(self, params: Dict[str, Any], caller: str) -> Dict[str, Any]:
         def make() -> Dict[str, Any]:
             pp = self._pp(params.get("ProvisionedProductId"), params.get("ProvisionedProductName"))
             if pp.status == "UNDER_CHANGE":
@@ -722,6 +1005,7 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
                 if product.id != pp.product_id:
                     raise InvalidParametersException("A provisioned product cannot change to another product.")
             product = self.catalog_products[pp.product_id]
+            path = self._resolve_path(product, caller, params.get("PathId"), params.get("PathName"))
             if params.get("ProvisioningArtifactId") or params.get("ProvisioningArtifactName"):
                 artifact = self._artifact(product, params.get("ProvisioningArtifactId"), params.get("ProvisioningArtifactName"))
             else:
@@ -731,7 +1015,8 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
             parameters = resolve_parameters(
                 template_parameters(artifact.template), params.get("ProvisioningParameters") or [], previous=pp.parameters
             )
-            record = self._start_record(pp, UPDATE, artifact.id, parameters, pp.tags)
+            pp.path_id = path["Id"]
+            record = self._start_record(pp, UPDATE, artifact.id, parameters, pp.tags, role_arn=self._launch_role(path))
             return {"RecordDetail": record.detail()}
 
         with self.lock:
@@ -779,13 +1064,29 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
             "PhysicalId": pp.stack_id,
             "ProductName": product.name if product else "",
             "ProvisioningArtifactName": artifact.name if artifact else "",
-            "UserArn": f"arn:{self.partition}:iam::{self.account_id}:user/local-aws",
-            "UserArnSession": f"arn:{self.partition}:iam::{self.account_id}:user/local-aws",
+            "UserArn": principal_candidates(pp.user_arn)[-1] if pp.user_arn else "",
+            "UserArnSession": pp.user_arn,
         }
 
-    def search_provisioned_products(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    @staticmethod
+    def _visible(products: List[ProvisionedProduct], params: Dict[str, Any], caller: str, default: str) -> List[ProvisionedProduct]:
+        """AccessLevelFilter: Account (everything in the account), Role (provisioned by the caller's role), User (by the caller)."""
+        level = params.get("AccessLevelFilter") or {"Key": default, "Value": "self"}
+        key, value = level.get("Key"), level.get("Value")
+        if key not in ("Account", "Role", "User"):
+            raise InvalidParametersException(f"AccessLevelFilter Key must be Account, Role or User, got {key}.")
+        if value != "self":
+            raise InvalidParametersException(f"AccessLevelFilter Value must be self, got {value}.")
+        if key == "Account":
+            return products
+        if key == "User":
+            return [pp for pp in products if pp.user_arn == caller]
+        role = principal_candidates(caller)[-1]
+        return [pp for pp in products if pp.user_arn and principal_candidates(pp.user_arn)[-1] == role]
+
+    def search_provisioned_products(self, params: Dict[str, Any], caller: str) -> Dict[str, Any]:
         with self.lock:
-            rows = [self._attributes(pp) for pp in self._settled_products()]
+            rows = [self._attributes(pp) for pp in self._visible(self._settled_products(), params, caller, "Account")]
         fields = {
             "id": "Id", "arn": "Arn", "name": "Name", "productid": "ProductId", "productname": "ProductName",
             "provisioningartifactid": "ProvisioningArtifactId", "provisioningartifactname": "ProvisioningArtifactName",
@@ -806,9 +1107,9 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
         chunk, token = page(rows, params.get("PageToken"), params.get("PageSize"))
         return {"ProvisionedProducts": chunk, "TotalResultsCount": len(rows), "NextPageToken": token}
 
-    def scan_provisioned_products(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def scan_provisioned_products(self, params: Dict[str, Any], caller: str) -> Dict[str, Any]:
         with self.lock:
-            details = [pp.detail() for pp in self._settled_products()]
+            details = [pp.detail() for pp in self._visible(self._settled_products(), params, caller, "User")]
         chunk, token = page(details, params.get("PageToken"), params.get("PageSize"))
         return {"ProvisionedProducts": chunk, "NextPageToken": token}
 
@@ -816,14 +1117,62 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
 servicecatalog_backends = BackendDict(ExtendedServiceCatalogBackend, "servicecatalog")
 
 
-def _handler(backend_method: str) -> Callable[["ExtendedServiceCatalogResponse"], ActionResult]:
+def _handler(backend_method: str, with_caller: bool = False) -> Callable[["ExtendedServiceCatalogResponse"], ActionResult]:
     def handle(self: "ExtendedServiceCatalogResponse") -> ActionResult:
         params = self._json_params()
-        result = getattr(self.servicecatalog_backend, backend_method)(params)
+        method = getattr(self.servicecatalog_backend, backend_method)
+        result = method(params, caller=self.caller_arn()) if with_caller else method(params)
         return ActionResult(result) if result else EmptyResult()
 
     handle.__name__ = backend_method
     return handle
+
+
+_SERVICE_MODEL: Any = None
+
+
+def _service_model() -> Any:
+    global _SERVICE_MODEL
+    if _SERVICE_MODEL is None:
+        import botocore.session
+
+        _SERVICE_MODEL = botocore.session.get_session().get_service_model("servicecatalog")
+    return _SERVICE_MODEL
+
+
+# Operations whose numeric ranges (PageSize) are enforced.
+RANGE_CHECKED_OPERATIONS = frozenset({
+    "SearchProvisionedProducts", "ScanProvisionedProducts", "DescribeRecord", "ListLaunchPaths", "ListPrincipalsForPortfolio",
+    "ListConstraintsForPortfolio", "ListPortfoliosForProduct", "SearchProductsAsAdmin", "ListPortfolios",
+})
+
+
+def validation_errors(operation: str, params: Dict[str, Any]) -> List[str]:
+    """AWS's request validation of the top-level members, as botocore's model declares them: a required member
+    that is null, and in RANGE_CHECKED_OPERATIONS a number outside its min/max (PageSize). The messages are AWS's (``1 validation error detected:
+    Value null at 'provisionToken' failed to satisfy constraint: Member must not be null``)."""
+    try:
+        shape = _service_model().operation_model(operation).input_shape
+    except Exception:  # noqa: BLE001 - an operation botocore does not know is moto's business
+        return []
+    if shape is None:
+        return []
+    errors = []
+    for name in shape.required_members:
+        if params.get(name) is None:
+            errors.append(f"Value null at '{name[0].lower()}{name[1:]}' failed to satisfy constraint: Member must not be null")
+    for name, member in shape.members.items():
+        if operation not in RANGE_CHECKED_OPERATIONS:
+            break
+        value = params.get(name)
+        if member.type_name not in ("integer", "long") or value is None or isinstance(value, bool) or not isinstance(value, int):
+            continue
+        where = f"Value '{value}' at '{name[0].lower()}{name[1:]}' failed to satisfy constraint"
+        if "max" in member.metadata and value > member.metadata["max"]:
+            errors.append(f"{where}: Member must have value less than or equal to {member.metadata['max']}")
+        if "min" in member.metadata and value < member.metadata["min"]:
+            errors.append(f"{where}: Member must have value greater than or equal to {member.metadata['min']}")
+    return errors
 
 
 class ExtendedServiceCatalogResponse(ServiceCatalogResponse):
@@ -834,12 +1183,33 @@ class ExtendedServiceCatalogResponse(ServiceCatalogResponse):
         return servicecatalog_backends[self.current_account][self.region]
 
     def _json_params(self) -> Dict[str, Any]:
-        import json
-
         return json.loads(self.body) if self.body else {}
 
+    def caller_arn(self) -> str:
+        """The principal of the request's access key, computed as moto's STS GetCallerIdentity does."""
+        from moto.sts.models import sts_backends
+
+        return sts_backends[self.current_account][self.partition].get_caller_identity(self.get_access_key(), self.region)[1]
+
+    def call_action(self) -> Any:
+        """AWS validates the request against the API's model before the operation: moto's handlers and ours alike."""
+        try:
+            params = self._json_params()
+        except ValueError:
+            params = None
+        errors = validation_errors(self._get_action(), params) if isinstance(params, dict) else []
+        if errors:
+            count = f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} detected: "
+            error = ValidationException(count + "; ".join(errors))
+            headers: Dict[str, Any] = dict(error.get_headers() or [])
+            headers["status"] = error.code
+            status, headers, body = self._transform_response(self.response_headers, (error.description, headers))
+            headers, body = self._enrich_response(headers, body)
+            return status, headers, body
+        return super().call_action()
+
     create_product = _handler("create_catalog_product")
-    describe_product = _handler("describe_catalog_product")
+    describe_product = _handler("describe_catalog_product", with_caller=True)
     delete_product = _handler("delete_catalog_product")
     update_product = _handler("update_catalog_product")
     describe_product_as_admin = _handler("describe_product_as_admin")
@@ -847,13 +1217,24 @@ class ExtendedServiceCatalogResponse(ServiceCatalogResponse):
     create_provisioning_artifact = _handler("create_provisioning_artifact")
     list_provisioning_artifacts = _handler("list_provisioning_artifacts")
     describe_provisioning_artifact = _handler("describe_provisioning_artifact")
-    describe_provisioning_parameters = _handler("describe_provisioning_parameters")
+    describe_provisioning_parameters = _handler("describe_provisioning_parameters", with_caller=True)
     update_provisioning_artifact = _handler("update_provisioning_artifact")
     delete_provisioning_artifact = _handler("delete_provisioning_artifact")
-    provision_product = _handler("provision_product")
-    update_provisioned_product = _handler("update_provisioned_product")
+    provision_product = _handler("provision_product", with_caller=True)
+    update_provisioned_product = _handler("update_provisioned_product", with_caller=True)
     terminate_provisioned_product = _handler("terminate_provisioned_product")
     describe_provisioned_product = _handler("describe_provisioned_product")
     describe_record = _handler("describe_record")
-    search_provisioned_products = _handler("search_provisioned_products")
-    scan_provisioned_products = _handler("scan_provisioned_products")
+    search_provisioned_products = _handler("search_provisioned_products", with_caller=True)
+    scan_provisioned_products = _handler("scan_provisioned_products", with_caller=True)
+    associate_product_with_portfolio = _handler("associate_product_with_portfolio")
+    disassociate_product_from_portfolio = _handler("disassociate_product_from_portfolio")
+    list_portfolios_for_product = _handler("list_portfolios_for_product")
+    associate_principal_with_portfolio = _handler("associate_principal_with_portfolio")
+    disassociate_principal_from_portfolio = _handler("disassociate_principal_from_portfolio")
+    list_principals_for_portfolio = _handler("list_principals_for_portfolio")
+    create_constraint = _handler("create_constraint")
+    describe_constraint = _handler("describe_constraint")
+    delete_constraint = _handler("delete_constraint")
+    list_constraints_for_portfolio = _handler("list_constraints_for_portfolio")
+    list_launch_paths = _handler("list_launch_paths", with_caller=True)

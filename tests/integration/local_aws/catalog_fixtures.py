@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Optional, Tuple
 
+from local_aws.catalog_access import grant_launch_path
+
 TENANT_TEMPLATE: Dict[str, Any] = {
     "Parameters": {
         "TenantId": {"Type": "String"},
@@ -28,8 +30,9 @@ def make_bucket(s3: Any, bucket: str, region: str = "us-east-1") -> None:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
 
 
-def make_product(aws: Any, template: Optional[Dict[str, Any]] = None, region: str = "us-east-1") -> Tuple[Any, str, str, str]:
-    """(servicecatalog client, product id, first artifact id, bucket)."""
+def make_product(aws: Any, template: Optional[Dict[str, Any]] = None, region: str = "us-east-1", launch_path: bool = True) -> Tuple[Any, str, str, str]:
+    """(servicecatalog client, product id, first artifact id, bucket); ``launch_path``: the caller may provision it
+    (a portfolio with the product and the caller, ``grant_launch_path``)."""
     s3 = aws.client("s3", region)
     bucket = aws.unique("artifacts")
     make_bucket(s3, bucket, region)
@@ -41,4 +44,7 @@ def make_product(aws: Any, template: Optional[Dict[str, Any]] = None, region: st
         ProductType="CLOUD_FORMATION_TEMPLATE",
         ProvisioningArtifactParameters={"Name": "v1", "Info": {"LoadTemplateFromURL": url}, "Type": "CLOUD_FORMATION_TEMPLATE"},
     )
-    return sc, created["ProductViewDetail"]["ProductViewSummary"]["ProductId"], created["ProvisioningArtifactDetail"]["Id"], bucket
+    product_id = created["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+    if launch_path:
+        grant_launch_path(sc, product_id)
+    return sc, product_id, created["ProvisioningArtifactDetail"]["Id"], bucket

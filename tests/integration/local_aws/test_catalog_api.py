@@ -213,7 +213,7 @@ def test_search_and_scan_page_through_1000_provisioned_products(aws):
             break
     assert {p["Name"] for p in searched} == names
     assert {p["Status"] for p in searched} == {"AVAILABLE"}
-    scanned = sc.get_paginator("scan_provisioned_products").paginate(PageSize=100).build_full_result()["ProvisionedProducts"]
+    scanned = sc.get_paginator("scan_provisioned_products").paginate(PageSize=20).build_full_result()["ProvisionedProducts"]
     assert {p["Name"] for p in scanned} >= names and len(scanned) == len({p["Id"] for p in scanned})
     one_page = sc.search_provisioned_products(Filters={"SearchQuery": [f"productId:{product_id}"]}, PageSize=7, SortBy="name")
     assert [p["Name"] for p in one_page["ProvisionedProducts"]] == sorted(names)[:7]

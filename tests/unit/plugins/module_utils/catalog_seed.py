@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Tuple
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import ACCOUNT_WIDE, AwsApis
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import botocore_config
 from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import STAGE_TAG_KEY
+from local_aws.catalog_access import grant_launch_path
 
 REGION = "eu-west-1"
 BUCKET = "service-test-templates"
@@ -64,6 +65,7 @@ def seed_product(aws_mock: Any, product: str = "core", stage: str = "dev") -> Se
         ProvisioningArtifactParameters={"Name": "V1", "Info": {"LoadTemplateFromURL": urls[0]}, "Type": "CLOUD_FORMATION_TEMPLATE"},
     )
     product_id = created["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+    grant_launch_path(sc, product_id)
     second = sc.create_provisioning_artifact(
         ProductId=product_id, Parameters={"Name": "V2", "Info": {"LoadTemplateFromURL": urls[1]}, "Type": "CLOUD_FORMATION_TEMPLATE"}
     )

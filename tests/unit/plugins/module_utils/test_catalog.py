@@ -22,6 +22,8 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.catalog imp
     next_version,
     parse_highest_issued,
     plan_lifecycle,
+    plan_version_quota,
+    quota_refusal,
 )
 
 FINGERPRINT = "sha256:" + "ab" * 32
@@ -188,6 +190,67 @@ def test_lifecycle_finishes_a_half_retired_version():
 def test_lifecycle_needs_one_version_kept():
     with pytest.raises(CatalogError):
         plan_lifecycle([], VersionScheme(), 0, set())
+
+
+# ------------------------------------------------------------------------------------------ version quota
+
+
+def test_quota_under_the_limit_needs_nothing_and_reads_nothing_else():
+    artifacts = [artifact(f"V{n}", n) for n in range(1, 3)]
+    quota = plan_version_quota(artifacts, set(), set(), limit=3)
+    assert quota.fits and quota.excess == 0 and quota.prune == [] and quota.prunable == []
+
+
+def test_quota_at_the_limit_prunes_the_oldest_unused_one():
+    artifacts = [artifact(f"V{n}", n) for n in range(1, 4)]
+    quota = plan_version_quota(artifacts, in_use_ids=set(), keep_ids={"pa-v3"}, limit=3)
+    assert (quota.count, quota.limit, quota.excess) == (3, 3, 1)
+    assert quota.enough and quota.prune == [{"id": "pa-v1", "name": "V1"}]
+    assert [item["name"] for item in quota.prunable] == ["V1", "V2"]
+
+
+def test_quota_at_the_limit_with_nothing_prunable():
+    artifacts = [artifact(f"V{n}", n) for n in range(1, 4)]
+    quota = plan_version_quota(artifacts, in_use_ids={"pa-v1", "pa-v2"}, keep_ids=set(), limit=3)
+    assert quota.excess == 1 and quota.prunable == [] and not quota.enough and quota.prune == []
+
+
+def test_quota_never_chooses_the_newest_a_kept_or_an_in_use_version():
+    # The newest (by CreatedTime) is V2 here, though V9 has the highest number; V9 is the current one (kept).
+    artifacts = [artifact("V9", 5), artifact("V1", 1), artifact("V2", 9), artifact("V3", 3), artifact("V4", 4, active=False)]
+    quota = plan_version_quota(artifacts, in_use_ids={"pa-v3"}, keep_ids={"pa-v9", None}, limit=2)
+    assert [item["name"] for item in quota.prunable] == ["V1", "V4"]
+    assert quota.excess == 4 and not quota.enough and quota.prune == []
+
+
+def test_quota_orders_the_candidates_oldest_first_by_created_time():
+    artifacts = [artifact("hotfix", 2), artifact("V7", 7), artifact("V3", 1), artifact("V5", 5), artifact("V8", 8)]
+    quota = plan_version_quota(artifacts, set(), {"pa-v7"}, limit=4)
+    assert [item["name"] for item in quota.prunable] == ["V3", "hotfix", "V5"]  # V7 and V8: newest / kept
+    assert [item["name"] for item in quota.prune] == ["V3", "hotfix"]  # 5 + 1 - 4 = 2 must go
+
+
+def test_quota_limit_must_be_positive():
+    with pytest.raises(CatalogError, match="version_limit must be 1 or more"):
+        plan_version_quota([], set(), set(), 0)
+
+
+def test_quota_refusals_are_one_line_and_name_what_could_go():
+    artifacts = [artifact(f"V{n}", n) for n in range(1, 4)]
+    quota = plan_version_quota(artifacts, set(), {"pa-v3"}, limit=3)
+    assert quota_refusal("platform-core-dev", quota, pruning=False) == (
+        "product platform-core-dev has 3 of 3 versions: delete one (V1 pa-v1, V2 pa-v2) or set prune_versions=true (role: catalog_prune_versions)"
+    )
+    many = plan_version_quota([artifact(f"V{n}", n) for n in range(1, 16)], set(), set(), limit=15)
+    listed = "delete one (V1 pa-v1, V2 pa-v2, V3 pa-v3 and 11 more) or set prune_versions=true (role: catalog_prune_versions)"
+    assert quota_refusal("p", many, pruning=False, most_listed=3).endswith(listed)
+    none = plan_version_quota(artifacts, {"pa-v1", "pa-v2"}, set(), limit=3)
+    for pruning in (False, True):
+        message = quota_refusal("p", none, pruning)
+        assert message.startswith("product p has 3 of 3 versions: no version can go") and "catalog_version_limit" in message
+    short = plan_version_quota(artifacts, {"pa-v2"}, set(), limit=2)
+    assert quota_refusal("p", short, pruning=True).startswith("product p has 3 of 2 versions: 2 must go but only 1 can (V1 pa-v1); ")
+    assert "\n" not in quota_refusal("p", short, pruning=False)
 
 
 def test_content_addressed_key():

@@ -15,10 +15,17 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client 
 from ansible_collections.multiregion.serverless.plugins.module_utils.rollout import TargetOptions, update_token
 from ansible_collections.multiregion.serverless.plugins.module_utils.rollout_service import RolloutRequest, roll_out
 from catalog_seed import REGION, Seeded, ServiceClients, provision, seed_product, tenant_states
+from catalog_seed import client as catalog_client
 
-# What a rollout of core to V2 reads: the product (listing, then the product), the target in SSM, the tenants, and
-# one DescribeProvisioningArtifact per version (V2, and V1 that t-a, t-c and t-d are on).
-PLANNING_CALLS = {"SearchProductsAsAdmin": 1, "DescribeProductAsAdmin": 1, "SearchProvisionedProducts": 1, "DescribeProvisioningArtifact": 2}
+
+def client_of(aws_mock: Any) -> Any:
+    return catalog_client(aws_mock, "servicecatalog")
+
+
+# What a rollout of core to V2 reads: the product (listing, then the product), its launch path, the target in SSM,
+# the tenants, and one DescribeProvisioningArtifact per version (V2, and V1 that t-a, t-c and t-d are on).
+PLANNING_CALLS = {"SearchProductsAsAdmin": 1, "DescribeProductAsAdmin": 1, "ListLaunchPaths": 1, "SearchProvisionedProducts": 1,
+                  "DescribeProvisioningArtifact": 2}
 
 
 @pytest.fixture(name="region")
@@ -81,7 +88,8 @@ def test_apply_updates_the_tenants_behind_and_reports_the_rest(aws_mock: Any, re
     assert aws_mock.calls() == {"servicecatalog": dict(PLANNING_CALLS, UpdateProvisionedProduct=2, DescribeRecord=2), "ssm": {"GetParameter": 1}}
     t_a = region.tenants["t-a"]
     update = next(params for params in clients.sent("UpdateProvisionedProduct") if params["ProvisionedProductId"] == t_a["id"])
-    assert update == {"ProvisionedProductId": t_a["id"], "ProductId": region.product_id, "ProvisioningArtifactId": v2,
+    path = client_of(aws_mock).list_launch_paths(ProductId=region.product_id)["LaunchPathSummaries"][0]["Id"]  # the deployer's only path
+    assert update == {"ProvisionedProductId": t_a["id"], "ProductId": region.product_id, "ProvisioningArtifactId": v2, "PathId": path,
                       "ProvisioningParameters": [{"Key": "TenantId", "UsePreviousValue": True}],
                       "UpdateToken": update_token(t_a["id"], t_a["record"], v2)}
     # What AWS now holds: the two updated stacks run V2 (its output) with their own TenantId kept; t-c was not touched.
@@ -158,3 +166,25 @@ def test_a_target_version_rolls_back_without_reading_ssm(aws_mock: Any, region: 
     assert any(f"[1/1] core t-b ({region.tenants['t-b']['id']}): updated" in line for line in lines)
     t_b = tenant_states(aws_mock, region.product_id)["t-b"]
     assert (t_b["artifact"], t_b["outputs"], t_b["parameters"]) == (v1, ["QueueUrl"], {"TenantId": "t-b"})
+
+
+def test_with_several_launch_paths_the_stages_portfolio_is_named_and_without_it_nothing_starts(aws_mock: Any, region: Seeded) -> None:
+    from local_aws.catalog_access import grant_launch_path  # the administrator's step, through plain boto3
+
+    catalog = catalog_client(aws_mock, "servicecatalog")
+    grant_launch_path(catalog, region.product_id, portfolio_name="multiregion-dev")
+    grant_launch_path(catalog, region.product_id, portfolio_name="shared-platform")
+    paths = {path["Name"]: path["Id"] for path in catalog.list_launch_paths(ProductId=region.product_id)["LaunchPathSummaries"]}
+    assert len(paths) >= 2
+
+    refused = ServiceClients(aws_mock)
+    with pytest.raises(ServiceFailure, match=r"product core has \d launch paths in eu-west-1 .*: set the stage's portfolio in project.yml to pick one"):
+        run(refused)
+    assert not refused.sent("UpdateProvisionedProduct")
+
+    clients = ServiceClients(aws_mock)
+    result = run(clients, target=TargetOptions(stage="dev", ssm_prefix="/ms/dev", portfolio={"name": "multiregion-dev"}))
+    assert statuses(result)["t-a"] == "updated"
+    sent = clients.sent("UpdateProvisionedProduct")
+    assert sent and {request["PathId"] for request in sent} == {paths["multiregion-dev"]}
+    assert tenant_states(aws_mock, region.product_id)["t-a"]["artifact"] == region.versions["V2"]

@@ -101,6 +101,11 @@ class Bad:
     play_hosts: Sequence[str] = tuple(INVENTORY)
 
 
+def line_of(text: str) -> int:
+    """The line of the example project.yml that starts with ``text``."""
+    return next(number for number, line in enumerate((EXAMPLES / "project.yml").read_text().splitlines(), 1) if line.startswith(text))
+
+
 def dev(**values: Any) -> Dict[str, Any]:
     return dict({"stage": "dev"}, **values)
 
@@ -189,7 +194,9 @@ BAD = [
         dev(), play_hosts=["us-west-2"]),
     Bad("limit outside the narrowed regions", "--limit leaves no region of this run", dev(regions="eu-west-1"), play_hosts=["us-east-1"]),
     # -- project.yml
-    Bad("duplicate stage key", "project.yml line 20: the key 'dev' is given twice in one mapping (first on line 13); YAML would keep only the last", dev(),
+    Bad("duplicate stage key",
+        f"project.yml line {line_of('  qa:')}: the key 'dev' is given twice in one mapping (first on line {line_of('  dev:')}); "
+        "YAML would keep only the last", dev(),
         edit=raw_text("  qa:\n", "  dev:\n")),
     Bad("integer stage key", "project.yml stages key 7: expected a stage name", dev(), edit=raw_text("  qa:\n", "  7:\n")),
     Bad("unknown top-level key", "project.yml has an unknown key 'service_dir': did you mean services_dir?", dev(),
@@ -242,6 +249,15 @@ BAD = [
         edit=stage_setting(product_names={"platform": "p-dev"})),
     Bad("product_names with a space", "would be the Service Catalog product 'platform core', which is not a name", dev(),
         edit=stage_setting(product_names={"platform-core": "platform core"})),
+    Bad("portfolio not a mapping", "stage 'dev' portfolio must be a mapping, got str", dev(), edit=stage_setting(portfolio="multiregion-dev")),
+    Bad("portfolio without a name", "stage 'dev' portfolio.name=None: expected a portfolio name of 1 to 100 characters", dev(),
+        edit=stage_setting(portfolio={})),
+    Bad("portfolio unknown key", "stage 'dev' portfolio has an unknown key 'launch_roles': did you mean launch_role?", dev(),
+        edit=stage_setting(portfolio={"name": "p", "launch_roles": "x"})),
+    Bad("portfolio principal not an ARN", "stage 'dev' portfolio.principals has 'deployer': expected IAM ARNs", dev(),
+        edit=stage_setting(portfolio={"name": "p", "principals": ["deployer"]})),
+    Bad("portfolio launch role a user", "stage 'dev' portfolio.launch_role='arn:aws:iam::123456789012:user/bob': expected an IAM role ARN", dev(),
+        edit=stage_setting(portfolio={"name": "p", "launch_role": "arn:aws:iam::123456789012:user/bob"})),
     # -- products and services
     Bad("product file name with a space", "product 'my product' of stage 'dev' would be the Service Catalog product 'my product-dev'", dev(),
         edit=product_with_services("my product", "orders")),

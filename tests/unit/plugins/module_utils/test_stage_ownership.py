@@ -107,11 +107,11 @@ def test_a_name_that_matches_two_products_is_refused(catalog):
 
 
 def test_the_listing_is_read_once_per_directory_and_follows_pages(catalog):
-    for index in range(105):  # more than one page of 100
+    for index in range(25):  # more than one page of 20, the most SearchProductsAsAdmin returns
         make_product(catalog, f"p{index:03d}", [{"Key": STAGE_TAG_KEY, "Value": "dev"}])
     calls = []
     products = directory(catalog, calls)
-    assert products.describe("p104", "dev") is not None
+    assert products.describe("p024", "dev") is not None
     assert products.describe("p000", "dev") is not None
     assert calls == ["SearchProductsAsAdmin", "SearchProductsAsAdmin", "DescribeProductAsAdmin", "DescribeProductAsAdmin"]
 

@@ -58,7 +58,7 @@ def test_check_mode_resolves_the_version_and_writes_nothing(aws_mock: Any, produ
     result = run(ServiceClients(aws_mock), check_mode=True)
     assert result["status"] == "would_validate" and result["changed"] is True and result["version"] == "V2"
     assert result["artifact_id"] == product.versions["V2"]
-    assert aws_mock.calls() == {"servicecatalog": {"SearchProductsAsAdmin": 1, "DescribeProductAsAdmin": 1}, "ssm": {"GetParameter": 1}}
+    assert aws_mock.calls() == {"servicecatalog": {"SearchProductsAsAdmin": 1, "DescribeProductAsAdmin": 1, "ListLaunchPaths": 1}, "ssm": {"GetParameter": 1}}
 
 
 def test_a_failed_provisioning_is_terminated_with_ignore_errors_and_fails(aws_mock: Any, product: Seeded) -> None:

@@ -10,13 +10,15 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.multiregion.serverless.plugins.modules import catalog_artifact_version
+from local_aws.catalog_access import grant_launch_path
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 BUCKET = f"mrs-artifacts-dev-{REGION}"
 SSM_NAME = "/multiregion/dev/products/platform-core/latest-artifact-id"
 COUNTER_NAME = "/multiregion/dev/products/platform-core/highest-version-number"
-WRITES = {"CreateProduct", "CreateProvisioningArtifact", "UpdateProvisioningArtifact", "PutParameter", "PutObject", "DeleteParameter"}
+WRITES = {"CreateProduct", "CreateProvisioningArtifact", "UpdateProvisioningArtifact", "DeleteProvisioningArtifact", "PutParameter", "PutObject",
+          "DeleteParameter"}
 
 
 def service_template(handler):
@@ -354,6 +356,7 @@ def test_lifecycle_retires_old_versions_but_not_one_in_use(project, capsys):
     url = project.publish_product({"orders": "v1"})
     product_id = seed_product(project, ["V1", "V2", "V3", "V4"], url)
     in_use = [v for v in project.versions() if v["Name"] == "V2"][0]["Id"]
+    grant_launch_path(project.sc, product_id)
     project.sc.provision_product(
         ProductId=product_id, ProvisioningArtifactId=in_use, ProvisionedProductName="tenant-a",
         ProvisioningParameters=[{"Key": "TenantId", "Value": "a"}], ProvisionToken="t-a",
@@ -369,3 +372,99 @@ def test_lifecycle_retires_old_versions_but_not_one_in_use(project, capsys):
     assert state == {"V1": (False, "DEPRECATED"), "V2": (True, "DEFAULT"), "V3": (False, "DEPRECATED"), "V4": (True, "DEFAULT"), "V5": (True, "DEFAULT")}
     again = run(capsys, **args)
     assert not again["changed"] and again["deprecated_artifacts"] == []
+
+
+# ------------------------------------------------------------------------------------------ version quota
+
+
+def quota_product(project, names=("V1", "V2", "V3")):
+    """A product at its versions, the latest-id parameter on the newest; returns name -> id."""
+    seed_product(project, list(names), project.publish_product({"orders": "old"}))
+    ids = {v["Name"]: v["Id"] for v in project.versions()}
+    project.ssm.put_parameter(Name=SSM_NAME, Value=ids[names[-1]], Type="String", Overwrite=True)
+    return ids
+
+
+def test_a_version_over_the_limit_is_refused_in_one_line_before_any_write(project, capsys):
+    ids = quota_product(project)
+    new = project.publish_product({"orders": "new"})
+    project.aws.reset_calls()
+    for check in (True, False):
+        result = run(capsys, check=check, template_url=new, version_limit=3)
+        assert result["failed"] and not result["changed"]
+        assert result["msg"] == (
+            f"platform-core in us-east-1: product platform-core has 3 of 3 versions: delete one (V1 {ids['V1']}, V2 {ids['V2']}) "
+            "or set prune_versions=true (role: catalog_prune_versions); nothing was written"
+        )
+    assert project.writes() == {}
+    assert [v["Name"] for v in project.versions()] == ["V1", "V2", "V3"]
+    # Under the limit (the default 100 here) the same template makes V4; an unchanged one never counts.
+    assert run(capsys, template_url=new)["artifact_name"] == "V4"
+    assert not run(capsys, template_url=new, version_limit=4)["changed"]
+
+
+def test_prune_versions_deletes_the_oldest_unused_then_creates_check_apply_idempotent(project, capsys):
+    ids = quota_product(project)
+    args = dict(template_url=project.publish_product({"orders": "new"}), version_limit=3, prune_versions=True)
+    project.aws.reset_calls()
+    checked = run(capsys, check=True, diff=True, **args)
+    assert checked["changed"] and checked["artifact_name"] == "V4" and checked["artifact_id"] is None
+    assert checked["pruned_artifacts"] == [{"id": ids["V1"], "name": "V1"}] and checked["version_limit"] == 3
+    assert checked["diff"]["prepared"] == f"platform-core: delete V1 ({ids['V1']}) to stay within 3 versions (prune_versions)"
+    assert project.writes() == {}
+
+    applied = run(capsys, **args)
+    assert applied["changed"] and applied["version_created"] and applied["artifact_name"] == "V4"
+    assert applied["pruned_artifacts"] == [{"id": ids["V1"], "name": "V1"}]
+    assert [v["Name"] for v in project.versions()] == ["V2", "V3", "V4"]
+    assert project.ssm_value()["Value"] == applied["artifact_id"]
+    assert project.writes() == {"DeleteProvisioningArtifact": 1, "CreateProvisioningArtifact": 1, "PutParameter": 2}
+
+    project.aws.reset_calls()
+    again = run(capsys, **args)
+    assert not again["changed"] and again["pruned_artifacts"] == [] and project.writes() == {}
+
+
+def test_pruning_never_deletes_a_version_a_tenant_is_on_or_the_one_ssm_names(project, capsys):
+    ids = quota_product(project, ("V1", "V2", "V3", "V4"))
+    grant_launch_path(project.sc, project.product_id())
+    project.sc.provision_product(
+        ProductId=project.product_id(), ProvisioningArtifactId=ids["V1"], ProvisionedProductName="tenant-a",
+        ProvisioningParameters=[{"Key": "TenantId", "Value": "a"}], ProvisionToken="t-a",
+    )
+    project.ssm.put_parameter(Name=SSM_NAME, Value=ids["V2"], Type="String", Overwrite=True)  # SSM held back at V2
+    args = dict(template_url=project.publish_product({"orders": "new"}), version_limit=4, prune_versions=True)
+    applied = run(capsys, **args)
+    assert applied["pruned_artifacts"] == [{"id": ids["V3"], "name": "V3"}]  # V1: a tenant is on it; V2: SSM; V4: newest
+    assert [v["Name"] for v in project.versions()] == ["V1", "V2", "V4", "V5"]
+
+    # SSM held back at V2 again; with a limit of 3, two must go and only V4 can (V1: tenant, V2: SSM, V5: newest).
+    project.ssm.put_parameter(Name=SSM_NAME, Value=ids["V2"], Type="String", Overwrite=True)
+    newer = project.publish_product({"orders": "newer"})
+    project.aws.reset_calls()
+    refused = run(capsys, template_url=newer, version_limit=3, prune_versions=True)
+    assert refused["failed"] and "\n" not in refused["msg"]
+    assert refused["msg"] == (
+        f"platform-core in us-east-1: product platform-core has 4 of 3 versions: 2 must go but only 1 can (V4 {ids['V4']}); "
+        "move tenants to a newer version or raise the quota and version_limit (role: catalog_version_limit); nothing was written"
+    )
+    assert project.writes() == {} and [v["Name"] for v in project.versions()] == ["V1", "V2", "V4", "V5"]
+
+
+def test_one_product_over_its_limit_refuses_the_whole_call(project, capsys):
+    quota_product(project)
+    other_ssm = "/multiregion/dev/products/reporting/latest-artifact-id"
+    first = project.put("products/reporting/dev/r1.json", project.product_template({"reports": "r"}))
+    run(capsys, product="reporting", ssm_parameter=other_ssm, template_url=first, create_missing_product=True, product_owner="o")
+    entries = [
+        {"product": "reporting", "template_url": project.put("products/reporting/dev/r2.json", project.product_template({"reports": "r2"})),
+         "ssm_parameter": other_ssm},
+        {"product": "platform-core", "template_url": project.publish_product({"orders": "new"}), "ssm_parameter": SSM_NAME},
+    ]
+    project.aws.reset_calls()
+    result = run(capsys, product=None, ssm_parameter=None, products=entries, version_limit=3)
+    assert result["failed"] and result["products"] == [] and "\n" not in result["msg"]
+    assert result["msg"].startswith("1 of 2 product(s) refused, nothing was written: platform-core in us-east-1: product platform-core has 3 of 3 versions")
+    assert project.writes() == {}
+    applied = run(capsys, product=None, ssm_parameter=None, products=entries, version_limit=3, prune_versions=True)
+    assert [(r["artifact_name"], [a["name"] for a in r["pruned_artifacts"]]) for r in applied["products"]] == [("V2", []), ("V4", ["V1"])]

@@ -25,7 +25,10 @@ def test_parse_faults_merges_and_validates():
     settings = parse_faults({"throttle_rate": 0.5, "fail_provisioned_products": ["t1"]})
     assert settings == FaultSettings(0.5, 0.0, frozenset({"t1"}), 0.0)
     assert parse_faults({"latency_ms": 5}, settings).throttle_rate == 0.5
-    for bad in ({"throttle_rate": 1.5}, {"latency_ms": -1}, {"nope": 1}, {"fail_provisioned_products": "t1"}):
+    assert (settings.max_provisioning_artifacts, settings.max_products_per_portfolio) == (100, 250)  # AWS's default quotas
+    assert parse_faults({"max_provisioning_artifacts": 3}).max_provisioning_artifacts == 3
+    for bad in ({"throttle_rate": 1.5}, {"latency_ms": -1}, {"nope": 1}, {"fail_provisioned_products": "t1"},
+                {"max_provisioning_artifacts": 0}, {"max_provisioning_artifacts": 2.5}, {"max_products_per_portfolio": "9"}):
         with pytest.raises(FaultError):
             parse_faults(bad)
 
@@ -54,8 +57,10 @@ def test_resolve_parameters_defaults_previous_and_errors():
         resolve_parameters(DECLARED, [{"Key": "TenantId", "Value": "a"}, {"Key": "Tier", "Value": "gold"}])
     with pytest.raises(InvalidParametersException, match="not defined"):
         resolve_parameters(DECLARED, [{"Key": "Other", "Value": "x"}, {"Key": "TenantId", "Value": "a"}])
-    with pytest.raises(InvalidParametersException, match="no previous value"):
+    with pytest.raises(InvalidParametersException, match="Cannot specify usePreviousValue as true for a parameter key the provisioned product does not have"):
         resolve_parameters(DECLARED, [{"Key": "TenantId", "UsePreviousValue": True}], previous={})
+    with pytest.raises(InvalidParametersException, match="Cannot specify usePreviousValue as true for a parameter key that the provisioning"):
+        resolve_parameters(DECLARED, [{"Key": "Gone", "UsePreviousValue": True}, {"Key": "TenantId", "Value": "a"}], previous={"Gone": "x"})
 
 
 def test_page_walks_all_items_once():
