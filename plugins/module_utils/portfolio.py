@@ -81,8 +81,12 @@ def choose_launch_path(paths: Sequence[Mapping[str, Any]], product: str, region:
 
 def launch_path_id(catalog: Any, product_id: str, product: str, portfolio: Optional[str] = None) -> str:
     """ListLaunchPaths of ``product_id`` (``catalog`` an ``aws_api.ServiceCatalogApi``), then ``choose_launch_path``."""
-    listing = catalog.paginate("ListLaunchPaths", f"launch paths of product {product}", ProductId=product_id)
-    return choose_launch_path(listing.get("LaunchPathSummaries") or [], product, catalog.region or "", portfolio)
+    # AWS answers ResourceNotFoundException ("No launch paths found for resource") when the caller has none.
+    first = catalog.call("ListLaunchPaths", f"launch paths of product {product}", missing_ok=True, ProductId=product_id, PageSize=20)
+    paths = list((first or {}).get("LaunchPathSummaries") or [])
+    if first and first.get("NextPageToken"):
+        paths = catalog.token_pages("ListLaunchPaths", f"launch paths of product {product}", "LaunchPathSummaries", ProductId=product_id, PageSize=20)[1]
+    return choose_launch_path(paths, product, catalog.region or "", portfolio)
 
 
 class PortfolioSync:

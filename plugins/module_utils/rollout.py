@@ -109,6 +109,7 @@ class Target:
     version: str
     source: str  # where the target came from: "ssm:<parameter>" or "target_version"
     path_id: Optional[str] = None  # the launch path every update and provisioning names (portfolio.launch_path_id)
+    path_problem: Optional[str] = None  # why there is none: refused only once an update or a provisioning needs one
 
 
 @dataclass(frozen=True)
@@ -169,13 +170,15 @@ def resolve_target(directory: ProductDirectory, read_parameter: Callable[[str], 
     summary = answer["ProductViewDetail"]["ProductViewSummary"]
     product_id, name = summary["ProductId"], summary["Name"]
     versions = answer.get("ProvisioningArtifactSummaries") or []
+    path_id, path_problem = None, None
     try:
         path_id = launch_path_id(directory.api, product_id, name, (options.portfolio or {}).get("name"))
     except LaunchPathError as exc:
-        raise RolloutError(str(exc)) from None
+        path_problem = str(exc)  # a product without tenants to update needs no launch path
     if target_version:
         artifact_id, version = resolve_version(versions, target_version, name)
-        return Target(product=name, product_id=product_id, artifact_id=artifact_id, version=version, source="target_version", path_id=path_id)
+        return Target(product=name, product_id=product_id, artifact_id=artifact_id, version=version, source="target_version", path_id=path_id,
+                      path_problem=path_problem)
     if not parameter:
         if not ssm_prefix:
             raise RolloutError("the target needs target_version, ssm_parameter or ssm_prefix")
@@ -185,7 +188,8 @@ def resolve_target(directory: ProductDirectory, read_parameter: Callable[[str], 
         artifact_id, version = resolve_version(versions, value, name)
     except RolloutError as exc:
         raise RolloutError(f"SSM parameter {parameter} names {value!r}, which is not a version of product {name}: {exc}") from exc
-    return Target(product=name, product_id=product_id, artifact_id=artifact_id, version=version, source=f"ssm:{parameter}", path_id=path_id)
+    return Target(product=name, product_id=product_id, artifact_id=artifact_id, version=version, source=f"ssm:{parameter}", path_id=path_id,
+                  path_problem=path_problem)
 
 
 # ------------------------------------------------------------------------------------------- parameters

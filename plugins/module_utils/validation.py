@@ -89,6 +89,8 @@ def validate_version(
         exc.kwargs.update(result)
         raise
     result.update(product=target.product, artifact_id=target.artifact_id, version=target.version)
+    if target.path_problem:
+        raise ServiceFailure(target.path_problem, **result)
     if request.check_mode:
         result.update(changed=True, status=WOULD_VALIDATE)
         return result
