@@ -73,10 +73,13 @@ class ServiceApi:
 
         return self._handled(all_pages, operation, resource, False, **kwargs)
 
-    def token_pages(self, operation: str, resource: str, result_key: str, **kwargs: Any) -> Tuple[Dict[str, Any], List[Any]]:
+    def token_pages(self, operation: str, resource: str, result_key: str, missing_ok: bool = False, **kwargs: Any) -> Tuple[Dict[str, Any], List[Any]]:
         """The first answer and every item under ``result_key`` over all pages, for operations without a botocore
-        paginator that page with ``PageToken``/``NextPageToken`` (each page is one ``call``)."""
-        first = answer = self.call(operation, resource, **kwargs)
+        paginator that page with ``PageToken``/``NextPageToken`` (each page is one ``call``). With ``missing_ok``, an
+        answer of the service's not-found codes is ``({}, [])``."""
+        first = answer = self.call(operation, resource, missing_ok=missing_ok, **kwargs)
+        if first is None:
+            return {}, []
         items = list(answer.get(result_key) or [])
         while answer.get("NextPageToken"):
             answer = self.call(operation, resource, **dict(kwargs, PageToken=answer["NextPageToken"]))

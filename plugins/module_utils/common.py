@@ -13,20 +13,29 @@ A leaf: it imports nothing of the collection, so anything may import it and noth
 * ``sha256_bytes`` / ``sha256_text`` / ``sha256_file`` - hex sha256 digests.
 * ``write_fresh_file`` - an atomic write as a new inode (never through a hard link).
 * ``*_PATTERN`` - what a stage, region, account, bucket, SSM prefix and Service Catalog product name may be.
-* ``InputError`` - a run input refused before anything is written (the input check's and the plan's errors).
+* ``InputError`` - a run input refused before anything is written (the input check's and the plan's errors);
+  ``refusal`` words one, ``did_you_mean`` gives an unknown name's hint.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
 import re
-from typing import Any, Type
+from typing import Any, Sequence, Type
 
 
 class InputError(ValueError):
     """A run input is wrong; the message is one line naming the key, the value and what is expected."""
+
+
+def did_you_mean(name: str, known: Sequence[str], cutoff: float = 0.6) -> str:
+    """``did you mean <closest>? `` when one of ``known`` is close to ``name`` (difflib ratio >= ``cutoff``), else ``""``:
+    the hint of every refusal of an unknown name (a project.yml key, a service, a -e variable, a tag)."""
+    close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=cutoff)
+    return f"did you mean {close[0]}? " if close else ""
 
 
 def refusal(key: str, value: Any, expected: str, error: Type[InputError] = InputError) -> InputError:

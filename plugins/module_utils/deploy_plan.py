@@ -12,7 +12,6 @@ check, run id).
 from __future__ import annotations
 
 import datetime
-import difflib
 import itertools
 import json
 import os
@@ -27,6 +26,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.common impo
     PRINCIPAL_PATTERN,
     ROLE_PATTERN,
     InputError,
+    did_you_mean,
     refusal,
     CATALOG_NAME_PATTERN,
     REGION_PATTERN,
@@ -125,9 +125,7 @@ def _require_known_keys(mapping: Dict[Any, Any], known: Iterable[str], what: str
     known = list(known)
     for key in mapping:
         if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]}? " if close else ""
-            raise PlanError(f"{what} has an unknown key {key!r}: {hint}(known: {', '.join(known)})")
+            raise PlanError(f"{what} has an unknown key {key!r}: {did_you_mean(str(key), known)}(known: {', '.join(known)})")
 
 
 def _require_str_list(value: Any, what: str) -> List[str]:
@@ -347,8 +345,7 @@ IAM_ROLE_NAME_LIMIT = 64
 
 
 def _unknown_name(what: str, name: str, known: List[str], noun: str) -> PlanError:
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]}? " if close else ""
+    hint = did_you_mean(name, known)
     return PlanError(f"{what} names {name!r}, which is not one of the project's {noun}s; {hint}({noun}s: {', '.join(known) or 'none'})")
 
 

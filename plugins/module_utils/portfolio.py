@@ -8,7 +8,7 @@ and that the principal is associated with. With several paths the request must n
 
 * ``PortfolioSpec`` - a stage's portfolio (``project.yml`` ``stages.<stage>.portfolio``): its name, the principals to
   associate (the deploying principal when none is named) and an optional launch-constraint role.
-* ``sync_portfolio`` - the catalog phase's step after versioning: the portfolio exists (created when allowed), its
+* ``PortfolioSync`` - the catalog phase's step after versioning: the portfolio exists (created when allowed), its
   principals are associated, the stage's products are in it and under its launch constraint. Reads first; writes
   only what is missing; in check mode writes nothing and lists what it would do.
 * ``choose_launch_path`` / ``launch_path_id`` - the path a rollout or a validation uses: the only one, else the
@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import STAGE_TAG_KEY
 
 _ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>[\w+=,.@-]+)/[^/]+$")
+LAUNCH_PATH_PAGE_SIZE = 20  # the most ListLaunchPaths returns
 _TOKEN_NAMESPACE = uuid.UUID("0f4c7a52-3d1e-4b8e-9a61-2c5d9e7b1a30")
 
 
@@ -82,10 +83,8 @@ def choose_launch_path(paths: Sequence[Mapping[str, Any]], product: str, region:
 def launch_path_id(catalog: Any, product_id: str, product: str, portfolio: Optional[str] = None) -> str:
     """ListLaunchPaths of ``product_id`` (``catalog`` an ``aws_api.ServiceCatalogApi``), then ``choose_launch_path``."""
     # AWS answers ResourceNotFoundException ("No launch paths found for resource") when the caller has none.
-    first = catalog.call("ListLaunchPaths", f"launch paths of product {product}", missing_ok=True, ProductId=product_id, PageSize=20)
-    paths = list((first or {}).get("LaunchPathSummaries") or [])
-    if first and first.get("NextPageToken"):
-        paths = catalog.token_pages("ListLaunchPaths", f"launch paths of product {product}", "LaunchPathSummaries", ProductId=product_id, PageSize=20)[1]
+    _first, paths = catalog.token_pages("ListLaunchPaths", f"launch paths of product {product}", "LaunchPathSummaries", missing_ok=True,
+                                        ProductId=product_id, PageSize=LAUNCH_PATH_PAGE_SIZE)
     return choose_launch_path(paths, product, catalog.region or "", portfolio)
 
 

@@ -179,8 +179,9 @@ def plan_region(apis: AwsApis, request: RolloutRequest) -> Tuple[Dict[str, Targe
         parameters, template_urls = describe_versions(catalog, artifacts_to_describe(tenants, targets))
         last_records = {tenant.id: catalog.describe_record(tenant.last_record_id) for tenant in tainted_tenants(tenants)}
         plan = plan_rollout(tenants, targets, parameters, last_records, request.order)
-        for problem in sorted({update.target.path_problem for update in plan.updates if update.target.path_problem}):
-            raise RolloutError(problem)  # before any update starts
+        problems = sorted({update.target.path_problem for update in plan.updates if update.target.path_problem})
+        if problems:
+            raise RolloutError(problems[0])  # before any update starts
         return targets, tenants, plan, template_urls
     except RolloutError as exc:
         raise ServiceFailure(str(exc)) from None

@@ -12,7 +12,6 @@ Pure functions: no AWS, no files (the caller reads the role specs), no Ansible o
 
 from __future__ import annotations
 
-import difflib
 import glob
 import json
 import math
@@ -21,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.common import InputError, refusal
+from ansible_collections.multiregion.serverless.plugins.module_utils.common import InputError, did_you_mean, refusal
 from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_plan import plan_run
 from ansible_collections.multiregion.serverless.plugins.module_utils.rollout_options import FailureTolerance, RolloutError, Selector
 
@@ -243,11 +242,6 @@ def convert_role_input(name: str, spec: Mapping[str, Any], value: Any) -> Any:
     return value
 
 
-def did_you_mean(name: str, known: Sequence[str]) -> Optional[str]:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=NEAR_MISS_CUTOFF)
-    return close[0] if close else None
-
-
 @dataclass
 class RunVariables:
     """What the run was given: the values of our variables that are set, the names given with -e, tags, hosts."""
@@ -265,11 +259,9 @@ def check_extra_var_names(names: Sequence[str], ours: Sequence[str], accept_unkn
             raise InputError(f"-e {name}: the run sets {name} itself and a value given with -e would replace it; leave it out")
         if name in ours or name.startswith(ALWAYS_ALLOWED_PREFIXES) or accept_unknown:
             continue
-        close = did_you_mean(name, ours)
-        if close:
-            raise InputError(
-                f"-e {name}: not a variable of this playbook; did you mean {close}? (pass -e accept_unknown_vars=true if {name} is yours)"
-            )
+        hint = did_you_mean(name, ours, NEAR_MISS_CUTOFF)
+        if hint:
+            raise InputError(f"-e {name}: not a variable of this playbook; {hint}(pass -e accept_unknown_vars=true if {name} is yours)")
 
 
 def check_tags(run_tags: Sequence[str], skip_tags: Sequence[str], accept_unknown: bool) -> None:
@@ -280,8 +272,7 @@ def check_tags(run_tags: Sequence[str], skip_tags: Sequence[str], accept_unknown
         for tag in tags:
             if tag in known or accept_unknown:
                 continue
-            close = did_you_mean(tag, known)
-            hint = f"did you mean {close}? " if close else ""
+            hint = did_you_mean(tag, known, NEAR_MISS_CUTOFF)
             raise InputError(f"{option} {tag}: not a tag of this playbook; {hint}(its phases: {', '.join(PHASE_TAGS)})")
 
 
