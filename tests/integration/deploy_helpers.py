@@ -272,6 +272,22 @@ def tenants(aws, region: str) -> Dict[str, Dict[str, str]]:
     }
 
 
+def tenant_resources(aws, region: str, tenant: str) -> Dict[str, Tuple[str, str]]:
+    """``{"<nested stack logical id>/<logical id>": (type, physical id)}`` of a tenant's stack and its nested ones,
+    read through CloudFormation from the stack its provisioned product's last successful record names."""
+    catalog, cloudformation = aws.client("servicecatalog", region), aws.client("cloudformation", region)
+    record_id = catalog.describe_provisioned_product(Name=tenant)["ProvisionedProductDetail"]["LastSuccessfulProvisioningRecordId"]
+    outputs = catalog.describe_record(Id=record_id)["RecordOutputs"]
+    root = next(output["OutputValue"] for output in outputs if output["OutputKey"] == "CloudformationStackARN")
+    found: Dict[str, Tuple[str, str]] = {}
+    for nested in cloudformation.describe_stack_resources(StackName=root)["StackResources"]:
+        found[nested["LogicalResourceId"]] = (nested["ResourceType"], nested["PhysicalResourceId"])
+        if nested["ResourceType"] == "AWS::CloudFormation::Stack":
+            for resource in cloudformation.describe_stack_resources(StackName=nested["PhysicalResourceId"])["StackResources"]:
+                found[f"{nested['LogicalResourceId']}/{resource['LogicalResourceId']}"] = (resource["ResourceType"], resource["PhysicalResourceId"])
+    return found
+
+
 def provision_tenants(aws, region: str, ssm_prefix: str, product: str, names: Sequence[str], timeout: float = 300) -> Dict[str, str]:
     """Provision ``names`` on the product's version in SSM; ``{name: record status}`` once every record ended.
 

@@ -41,6 +41,7 @@ from deploy_helpers import (
     provision_tenants,
     run_id_of,
     service_of_key,
+    tenant_resources,
     tenants,
     writes,
 )
@@ -395,6 +396,54 @@ def test_a_failing_tenant_fails_the_run_at_the_end_and_resume_finishes_only_it(s
     assert entries(document, "rollout", status="failed") == []
     assert [e["status"] for e in entries(document, "rollout", tenant=FAILING_TENANT)] == ["updated"]
     assert len(entries(document, "catalog", status="created")) == len(REGIONS)  # carried over from the first attempt
+    scenario.done.add("failing-tenant")
+
+
+# Resources whose physical id a code change must not touch (a Lambda version or an API deployment is new by design).
+KEPT_TYPES = {"AWS::CloudFormation::Stack", "AWS::DynamoDB::Table", "AWS::IAM::Role", "AWS::Lambda::Function", "AWS::Logs::LogGroup"}
+
+
+def test_an_update_failing_inside_the_tenant_stacks_rolls_each_back_with_its_data(scenario: Scenario) -> None:
+    """A rollout whose stack update fails at a resource, as it can on AWS after the version was published: every
+    tenant of the product rolls back (TAINTED on its version, same tables and items), the run fails at the end,
+    and the resumed run, once the cause is gone, updates them in place."""
+    scenario.require("failing-tenant")
+    aws = scenario.aws
+    core = {region: sorted(name for name in tenants(aws, region) if name.startswith("platform-core-dev-")) for region in REGIONS}
+    kept_before = {(region, name): {k: v for k, v in tenant_resources(aws, region, name).items() if v[0] in KEPT_TYPES}
+                   for region in REGIONS for name in core[region]}
+    table = {key: physical for key, (kind, physical) in kept_before[(PRIMARY, core[PRIMARY][0])].items() if key.endswith("/OrdersTable")}
+    [(table_key, table_name)] = table.items()
+    aws.client("dynamodb", PRIMARY).put_item(TableName=table_name, Item={"orderId": {"S": "kept-through-rollback"}})
+    versions_before = scenario.tenants()
+    change_handler(scenario.project, "services/orders/orders/handlers.py", "orders v3")
+    aws.set_faults(fail_stack_resources=["CreateOrderLambdaFunction"])
+    try:
+        run = scenario.deploy("failing-stacks", update_product=True)
+    finally:
+        aws.clear_faults()
+
+    assert run.returncode != 0
+    assert "CreateOrderLambdaFunction" in run.failure_messages[-1], run.explain()
+    found = scenario.tenants()
+    for region in REGIONS:
+        for name in core[region]:
+            assert found[region][name] == {**versions_before[region][name], "status": "TAINTED"}, (name, found[region][name])
+            kept = {k: v for k, v in tenant_resources(aws, region, name).items() if v[0] in KEPT_TYPES}
+            assert kept == kept_before[(region, name)], name
+    item = aws.client("dynamodb", PRIMARY).get_item(TableName=table_name, Key={"orderId": {"S": "kept-through-rollback"}})
+    assert "Item" in item, f"{table_key} lost its data in the rollback"
+
+    resumed = scenario.deploy("failing-stacks-resumed", update_product=True, resume=run_id_of(run))
+
+    assert resumed.returncode == 0, resumed.explain()
+    latest, found = scenario.latest(), scenario.tenants()
+    for region in REGIONS:
+        for name in core[region]:
+            assert found[region][name]["artifact"] == latest[region]["platform-core-dev"][0] and found[region][name]["status"] == "AVAILABLE"
+            kept = {k: v for k, v in tenant_resources(aws, region, name).items() if v[0] in KEPT_TYPES}
+            assert kept == kept_before[(region, name)], f"{name}: updated in place, nothing replaced"
+    assert "Item" in aws.client("dynamodb", PRIMARY).get_item(TableName=table_name, Key={"orderId": {"S": "kept-through-rollback"}})
 
 
 def take_lock(aws_env: Dict[str, str], run_id: str, holder: str, state: str = "present") -> subprocess.Popen:

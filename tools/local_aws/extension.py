@@ -6,6 +6,8 @@
   (moto's own resolver misreads path-style URLs on a local endpoint); JSON templates are parsed as JSON,
   not by PyYAML's pure-Python loader.
 * IAM roles and CloudFormation stacks are indexed by name (``moto_indexes``), so lookups do not walk them all.
+* Stack creates and updates run as CloudFormation runs them: in place, cleanup last, rollback on failure
+  (``stack_updates``).
 * The gate (counts, latency, throttling, S3 expected owner) wraps moto's in-process request handler, so
   ``mock_aws`` behaves like the server.
 """
@@ -97,9 +99,11 @@ def _patch_template_resolver(module: Any) -> None:
     if stack_class is not None and not getattr(stack_class.parse_template, "local_aws_json_first", False):
         stack_class.parse_template = staticmethod(_json_first_parse_template(stack_class.parse_template))
     if module.__name__ == "moto.cloudformation.models":
+        from local_aws import stack_updates
         from local_aws.moto_indexes import patch_cloudformation
 
         patch_cloudformation(module)
+        stack_updates.install(module, sys.modules["moto.cloudformation.parsing"])
 
 
 _PATCHED_MODULES = _CFN_MODULES + ("moto.iam.models",)

@@ -22,6 +22,8 @@ class FaultSettings:
     latency_ms: float = 0.0
     fail_provisioned_products: FrozenSet[str] = frozenset()
     record_duration_s: float = 0.0
+    # Logical ids of stack resources whose create or update fails (tools/local_aws/stack_updates.py).
+    fail_stack_resources: FrozenSet[str] = frozenset()
     # Service Catalog quotas (AWS defaults), lowered by tests that exercise them.
     max_provisioning_artifacts: int = 100
     max_products_per_portfolio: int = 250
@@ -32,6 +34,7 @@ class FaultSettings:
             "latency_ms": self.latency_ms,
             "fail_provisioned_products": sorted(self.fail_provisioned_products),
             "record_duration_s": self.record_duration_s,
+            "fail_stack_resources": sorted(self.fail_stack_resources),
             "max_provisioning_artifacts": self.max_provisioning_artifacts,
             "max_products_per_portfolio": self.max_products_per_portfolio,
         }
@@ -50,9 +53,8 @@ def parse_faults(raw: Mapping[str, Any], base: FaultSettings = FaultSettings()) 
         record_duration_s = float(values["record_duration_s"])
     except (TypeError, ValueError) as exc:
         raise FaultError(f"fault settings must be numbers: {exc}") from exc
-    names = values["fail_provisioned_products"]
-    if isinstance(names, str) or not all(isinstance(name, str) for name in names):
-        raise FaultError("fail_provisioned_products must be a list of provisioned product names")
+    names = _names(values, "fail_provisioned_products", "provisioned product names")
+    logical_ids = _names(values, "fail_stack_resources", "logical resource ids")
     if not 0.0 <= throttle_rate <= 1.0:
         raise FaultError(f"throttle_rate must be between 0 and 1, got {throttle_rate}")
     if latency_ms < 0 or record_duration_s < 0:
@@ -63,7 +65,14 @@ def parse_faults(raw: Mapping[str, Any], base: FaultSettings = FaultSettings()) 
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise FaultError(f"{key} must be a whole number of at least 1, got {value!r}")
         quotas[key] = value
-    return FaultSettings(throttle_rate, latency_ms, frozenset(names), record_duration_s, **quotas)
+    return FaultSettings(throttle_rate, latency_ms, names, record_duration_s, logical_ids, **quotas)
+
+
+def _names(values: Mapping[str, Any], key: str, what: str) -> FrozenSet[str]:
+    names = values[key]
+    if isinstance(names, str) or not all(isinstance(name, str) for name in names):
+        raise FaultError(f"{key} must be a list of {what}")
+    return frozenset(names)
 
 
 class FaultState:

@@ -34,6 +34,7 @@ from moto.servicecatalog.models import ServiceCatalogBackend
 from moto.servicecatalog.responses import ServiceCatalogResponse
 
 from local_aws.faults import FAULTS
+from local_aws.stack_updates import StackOperationFailed
 from local_aws.templates import TemplateNotFound, fetch_template, parse_template
 
 DEFAULT_PAGE_SIZE = 20
@@ -897,6 +898,8 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
         if error is None:
             try:
                 self._apply_stack(pp, record)
+            except StackOperationFailed as exc:
+                error = f"CloudFormation stack {pp.stack_name} {exc}"
             except Exception as exc:  # noqa: BLE001 - any moto CloudFormation failure fails the record, as on AWS
                 error = f"CloudFormation stack {pp.stack_name} failed: {type(exc).__name__}: {exc}"
         record.updated_time = utcnow()
@@ -950,7 +953,7 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
                 tags=None,
             )
         if "FAILED" in stack.status or "ROLLBACK" in stack.status:
-            raise RuntimeError(f"stack status {stack.status}")
+            raise StackOperationFailed(f"{stack.status}: {getattr(stack, 'local_aws_status_reason', None) or 'no reason recorded'}")
         record.outputs = [{"OutputKey": "CloudformationStackARN", "OutputValue": stack.stack_id, "Description": "The ARN of the launched CloudFormation stack"}]
         for output in stack.outputs or []:
             record.outputs.append(
