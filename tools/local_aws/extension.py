@@ -21,6 +21,8 @@ import threading
 from typing import Any, Optional, Sequence
 from urllib.parse import urlsplit
 
+from local_aws import apigateway_methods, aws_limits
+
 _lock = threading.Lock()
 _installed = False
 
@@ -106,7 +108,7 @@ def _patch_template_resolver(module: Any) -> None:
         stack_updates.install(module, sys.modules["moto.cloudformation.parsing"])
 
 
-_PATCHED_MODULES = _CFN_MODULES + ("moto.iam.models",)
+_PATCHED_MODULES = tuple(dict.fromkeys(_CFN_MODULES + ("moto.iam.models",) + aws_limits.MODULES + apigateway_methods.MODULES))
 
 
 def _patch_module(module: Any) -> None:
@@ -114,8 +116,10 @@ def _patch_module(module: Any) -> None:
         from local_aws.moto_indexes import patch_iam
 
         patch_iam(module)
-    else:
+    elif module.__name__ in _CFN_MODULES:
         _patch_template_resolver(module)
+    aws_limits.patch_module(module)  # after moto_indexes: the checks wrap its copies
+    apigateway_methods.patch_module(module)
 
 
 class _PatchCloudFormationOnImport(importlib.abc.MetaPathFinder):
