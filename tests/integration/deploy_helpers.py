@@ -6,6 +6,8 @@ of scraping the console. AWS writes are judged by the server's call counts (``wr
 """
 from __future__ import annotations
 
+import hashlib
+
 import json
 import os
 import shutil
@@ -288,11 +290,17 @@ def tenant_resources(aws, region: str, tenant: str) -> Dict[str, Tuple[str, str]
     return found
 
 
+def tenant_id_of(name: str) -> str:
+    """A TenantId for the provisioned product ``name``, unique per name and within the examples' 16 characters
+    (the names themselves, e.g. platform-core-dev-eu-west-1-1, would make IAM role names over 64)."""
+    return "t-" + hashlib.sha256(name.encode()).hexdigest()[:12]
+
+
 def provision_tenants(aws, region: str, ssm_prefix: str, product: str, names: Sequence[str], timeout: float = 300) -> Dict[str, str]:
     """Provision ``names`` on the product's version in SSM; ``{name: record status}`` once every record ended.
 
-    Each tenant's TenantId is its own name: the same TenantId in two products collides on the export names
-    of the services both products nest (see the report of tests/integration/test_deploy_e2e.py).
+    Each tenant's TenantId is its own (``tenant_id_of``): the same TenantId in two products collides on the export
+    names of the services both products nest (see the report of tests/integration/test_deploy_e2e.py).
     """
     catalog = aws.client("servicecatalog", region)
     ssm = aws.client("ssm", region)
@@ -305,7 +313,7 @@ def provision_tenants(aws, region: str, ssm_prefix: str, product: str, names: Se
             PathId=path_id,
             ProvisioningArtifactId=artifact_id,
             ProvisionedProductName=name,
-            ProvisioningParameters=[{"Key": "TenantId", "Value": name}],
+            ProvisioningParameters=[{"Key": "TenantId", "Value": tenant_id_of(name)}],
         )["RecordDetail"]["RecordId"]
         for name in names
     }

@@ -101,11 +101,12 @@ def _patch_template_resolver(module: Any) -> None:
     if stack_class is not None and not getattr(stack_class.parse_template, "local_aws_json_first", False):
         stack_class.parse_template = staticmethod(_json_first_parse_template(stack_class.parse_template))
     if module.__name__ == "moto.cloudformation.models":
-        from local_aws import stack_updates
+        from local_aws import parameter_constraints, stack_updates
         from local_aws.moto_indexes import patch_cloudformation
 
         patch_cloudformation(module)
         stack_updates.install(module, sys.modules["moto.cloudformation.parsing"])
+        parameter_constraints.install(sys.modules["moto.cloudformation.parsing"])
 
 
 _PATCHED_MODULES = tuple(dict.fromkeys(_CFN_MODULES + ("moto.iam.models",) + aws_limits.MODULES + apigateway_methods.MODULES))

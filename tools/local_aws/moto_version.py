@@ -27,6 +27,8 @@ MOTO_DEPENDENT_MODULES: Dict[str, str] = {
     "stack_updates.py": "replaces ResourceMap.update, Stack.update, Stack.update_from_cloudformation_json and wraps Stack.create_resources, "
                         "parsing.parse_and_create_resource (REPLACED_MOTO_SOURCES); ResourceMap internals (_template, _resource_json_map, "
                         "_parsed_resources, resolved_parameters, load_*, build_resource_diff, _delete_resource), Stack events and OutputMap",
+    "parameter_constraints.py": "wraps cloudformation.parsing.ResourceMap.load_parameters (its _template and resolved_parameters); "
+                                "moto.cloudformation.exceptions.ValidationError",
     "servicecatalog.py": "subclasses ServiceCatalogBackend and ServiceCatalogResponse; CloudFormation and STS backends",
     "templates.py": "moto's S3 backend (s3_backends.bucket_accounts, get_object); cloudformation.utils.yaml_tag_constructor",
     "s3_owner.py": "s3_backends.bucket_accounts",

@@ -315,3 +315,50 @@ def test_a_tenant_update_that_fails_leaves_it_tainted_on_its_version_with_its_da
     assert {k: after[k] for k in before} == before and tenant.items() == [{"pk": {"S": "order-1"}}]
     assert stack_name
 
+
+
+# ---- parameter constraints -----------------------------------------------------------------------------------------
+CONSTRAINED = {
+    "Parameters": {
+        "TenantId": {"Type": "String", "AllowedPattern": "^[a-z0-9][a-z0-9-]{2,15}$"},
+        "Tier": {"Type": "String", "Default": "standard", "AllowedValues": ["standard", "premium"]},
+        "Size": {"Type": "Number", "Default": "2", "MinValue": "1", "MaxValue": "8"},
+        "Code": {"Type": "String", "Default": "abc", "MaxLength": "4", "ConstraintDescription": "at most four characters"},
+    },
+    "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+}
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("TenantId", "platform-core-dev-eu-west-1-1", "Parameter 'TenantId' must match pattern ^[a-z0-9][a-z0-9-]{2,15}$"),
+    ("TenantId", "Acme", "Parameter 'TenantId' must match pattern ^[a-z0-9][a-z0-9-]{2,15}$"),
+    ("Tier", "gold", "Parameter 'Tier' must be one of AllowedValues"),
+    ("Size", "9", "Parameter 'Size' must be a number not greater than 8"),
+    ("Code", "abcde", "Parameter Code failed to satisfy constraint: at most four characters"),
+], ids=["too-long", "upper-case", "not-allowed", "too-big", "described"])
+def test_a_parameter_outside_its_constraints_is_refused_at_create(aws, key, value, message):
+    cfn = aws.client("cloudformation")
+    parameters = {"TenantId": "acme", key: value}
+    name = aws.unique("constrained")
+    with pytest.raises(cfn.exceptions.ClientError) as refused:
+        cfn.create_stack(StackName=name, TemplateBody=json.dumps(CONSTRAINED),
+                         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
+    assert (refused.value.response["Error"]["Code"], refused.value.response["Error"]["Message"]) == ("ValidationError", message)
+    assert name not in {s["StackName"] for s in cfn.list_stacks()["StackSummaries"]}
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(CONSTRAINED), Parameters=[{"ParameterKey": "TenantId", "ParameterValue": "acme"}])
+    assert status(cfn, name) == "CREATE_COMPLETE"
+
+
+def test_a_nested_stack_parameter_outside_its_constraints_fails_the_resource(aws):
+    """A tenant whose id the service template forbids: the nested stack fails and the tenant rolls back."""
+    tenant = Tenant(aws)
+    service = service_template()
+    service["Parameters"]["TenantId"]["AllowedPattern"] = "^[a-z0-9][a-z0-9-]{2,15}$"
+    tenant.tenant_id = "tenant-analytics-dev-us-east-1-1"
+    name = aws.unique("tenant")
+    tenant.cfn.create_stack(StackName=name, TemplateBody=tenant.publish(service), Parameters=tenant.parameters())
+
+    assert status(tenant.cfn, name) == "ROLLBACK_COMPLETE"
+    [event] = [e for e in tenant.cfn.describe_stack_events(StackName=name)["StackEvents"] if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert event["LogicalResourceId"] == "OrdersStack"
+    assert event["ResourceStatusReason"] == "ValidationError: Parameter 'TenantId' must match pattern ^[a-z0-9][a-z0-9-]{2,15}$"
