@@ -282,11 +282,17 @@ def tenant_resources(aws, region: str, tenant: str) -> Dict[str, Tuple[str, str]
     outputs = catalog.describe_record(Id=record_id)["RecordOutputs"]
     root = next(output["OutputValue"] for output in outputs if output["OutputKey"] == "CloudformationStackARN")
     found: Dict[str, Tuple[str, str]] = {}
-    for nested in cloudformation.describe_stack_resources(StackName=root)["StackResources"]:
-        found[nested["LogicalResourceId"]] = (nested["ResourceType"], nested["PhysicalResourceId"])
+
+    def resources(stack: str) -> List[Dict[str, Any]]:
+        # moto lists the types its CloudFormation does not build (ApiGatewayV2) as empty entries, and API Gateway
+        # methods without a physical id: the first are left out, the second read as "".
+        return [r for r in cloudformation.describe_stack_resources(StackName=stack)["StackResources"] if "LogicalResourceId" in r]
+
+    for nested in resources(root):
+        found[nested["LogicalResourceId"]] = (nested["ResourceType"], nested.get("PhysicalResourceId", ""))
         if nested["ResourceType"] == "AWS::CloudFormation::Stack":
-            for resource in cloudformation.describe_stack_resources(StackName=nested["PhysicalResourceId"])["StackResources"]:
-                found[f"{nested['LogicalResourceId']}/{resource['LogicalResourceId']}"] = (resource["ResourceType"], resource["PhysicalResourceId"])
+            for resource in resources(nested["PhysicalResourceId"]):
+                found[f"{nested['LogicalResourceId']}/{resource['LogicalResourceId']}"] = (resource["ResourceType"], resource.get("PhysicalResourceId", ""))
     return found
 
 
