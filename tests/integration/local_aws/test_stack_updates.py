@@ -316,7 +316,6 @@ def test_a_tenant_update_that_fails_leaves_it_tainted_on_its_version_with_its_da
     assert stack_name
 
 
-
 # ---- parameter constraints -----------------------------------------------------------------------------------------
 CONSTRAINED = {
     "Parameters": {
