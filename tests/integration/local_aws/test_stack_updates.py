@@ -96,6 +96,13 @@ class Tenant:
         url = put_template(self.s3, self.bucket, f"orders/v{self.versions}.json", service, self.region)
         return json.dumps(root_template(url, self.bucket))
 
+    def create(self, service: Dict[str, Any]) -> str:
+        """A new tenant stack built from ``service``, with one item in its table; its name."""
+        name = self.aws.unique("tenant")
+        self.cfn.create_stack(StackName=name, TemplateBody=self.publish(service), Parameters=self.parameters())
+        self.ddb.put_item(TableName=f"orders-{self.tenant_id}", Item={"pk": {"S": "order-1"}})
+        return name
+
     def parameters(self) -> List[Dict[str, Any]]:
         return [{"ParameterKey": "TenantId", "ParameterValue": self.tenant_id}]
 
@@ -121,9 +128,7 @@ def status(cfn: Any, name: str) -> str:
 
 def test_an_update_that_changes_one_function_keeps_every_other_physical_id(aws):
     tenant = Tenant(aws)
-    name = aws.unique("tenant")
-    tenant.cfn.create_stack(StackName=name, TemplateBody=tenant.publish(service_template()), Parameters=tenant.parameters())
-    tenant.ddb.put_item(TableName=f"orders-{tenant.tenant_id}", Item={"pk": {"S": "order-1"}})
+    name = tenant.create(service_template())
     before = tenant.physical_ids(name)
 
     tenant.cfn.update_stack(StackName=name, TemplateBody=tenant.publish(service_template("app.v2")), Parameters=tenant.parameters())
@@ -137,9 +142,7 @@ def test_an_update_that_changes_one_function_keeps_every_other_physical_id(aws):
 
 def test_a_failed_update_rolls_back_with_the_data_and_a_retry_finishes_it(aws):
     tenant = Tenant(aws)
-    name = aws.unique("tenant")
-    tenant.cfn.create_stack(StackName=name, TemplateBody=tenant.publish(service_template()), Parameters=tenant.parameters())
-    tenant.ddb.put_item(TableName=f"orders-{tenant.tenant_id}", Item={"pk": {"S": "order-1"}})
+    name = tenant.create(service_template())
     before = tenant.physical_ids(name)
     v2 = service_template("app.v2")
     v2["Resources"]["ReportsFunction"] = function("reports.handler")
