@@ -243,7 +243,7 @@ def _run_all(steps: List[Callable[[], None]]) -> List[BaseException]:
 
 def _commit(operation: StackOperation) -> None:
     pending = list(reversed(operation.cleanup))
-    for _ in range(_CLEANUP_PASSES):  # a deletion refused on a dependency is retried after the others
+    for _attempt in range(_CLEANUP_PASSES):  # a deletion refused on a dependency is retried after the others
         if not pending:
             break
         failed = []
@@ -380,7 +380,7 @@ def update_resource_map(resource_map: Any, template: Dict[str, Any], parameters:
     order = [name for name in resource_map._ResourceMap__get_resources_in_dependency_order() if name in diff["Add"] or name in diff["Modify"]]
     for logical_id in order:
         if logical_id in diff["Add"]:
-            _ = resource_map[logical_id]  # the lazy map creates it (logged by parse_and_create_resource)
+            _build(resource_map, logical_id)
         else:
             _modify(operation, resource_map, logical_id, old_json_map[logical_id], changed_parameters, previous.get(logical_id))
     for logical_id in diff["Remove"]:
@@ -392,6 +392,12 @@ def update_resource_map(resource_map: Any, template: Dict[str, Any], parameters:
         operation.undo.append(functools.partial(resource_map._parsed_resources.__setitem__, logical_id, resource))
         if old_json.get("DeletionPolicy") not in _KEPT_ON_UPDATE:
             operation.cleanup.append(functools.partial(_delete_resource, resource_map, resource, old_json))
+
+
+def _build(resource_map: Any, logical_id: str) -> Any:
+    """Create a resource of the map's template: moto's map creates one whenever it is first read (the creation is
+    logged by ``parse_and_create_resource``)."""
+    return resource_map[logical_id]
 
 
 def _modify(operation: StackOperation, resource_map: Any, logical_id: str, old_json: Dict[str, Any], changed_parameters: List[str],
@@ -412,11 +418,10 @@ def _modify(operation: StackOperation, resource_map: Any, logical_id: str, old_j
                     f"CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename "
                     f"{getattr(original, 'physical_resource_id', logical_id)} and update the stack again.")
             resource_map._parsed_resources.pop(logical_id, None)
-            replacement = resource_map[logical_id]  # created (and logged) like an added resource
+            _build(resource_map, logical_id)  # the replacement, created (and logged) like an added resource
             operation.undo.append(functools.partial(resource_map._parsed_resources.__setitem__, logical_id, original))
             if original is not None and old_json.get("UpdateReplacePolicy") not in _KEPT_ON_UPDATE:
                 operation.cleanup.append(functools.partial(_delete_resource, resource_map, original, old_json))
-            del replacement
             return
         if isinstance(original, _stack_class()) or _updatable(original):
             updated = parsing.parse_and_update_resource(logical_id, new_json, resource_map, resource_map._account_id, resource_map._region_name)
@@ -442,7 +447,7 @@ def _reapply(resource_map: Any, logical_id: str, original: Any, previous: Any) -
     """Undo an in-place update: the resource's previous (resolved) properties applied again."""
     if previous is None:
         return
-    resource_class, resource_json, _ = previous
+    resource_class, resource_json, _name = previous
     current = resource_map._parsed_resources.get(logical_id)
     name = getattr(original, "physical_resource_id", logical_id)
     restored = resource_class.update_from_cloudformation_json(original_resource=current, new_resource_name=name, cloudformation_json=resource_json,
