@@ -9,7 +9,7 @@ beside this file.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ansible.errors import AnsibleFilterError
 
@@ -33,6 +33,11 @@ def target_results(hosts: Sequence[Mapping[str, Any]], plan: Optional[Mapping[st
     return shapes.target_results(list(hosts), plan)
 
 
+def doctor_targets(hosts: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """``project_doctor``'s ``targets`` from the hostvars of the package play's hosts."""
+    return shapes.doctor_targets(list(hosts))
+
+
 def wave_failed(hosts: Sequence[Mapping[str, Any]], max_fail_percentage: Any = 0) -> bool:
     """Whether a rollout wave (hostvars of its hosts) failed beyond the allowed percentage."""
     return shapes.wave_failed(list(hosts), max_fail_percentage)
@@ -44,5 +49,6 @@ class FilterModule:
             "phase_results": phase_results,
             "phase_report": phase_report,
             "target_results": target_results,
+            "doctor_targets": doctor_targets,
             "wave_failed": wave_failed,
         }

@@ -396,8 +396,8 @@ class CatalogVersioner:
         if prepared.product is None:
             if not request.create_missing_product:
                 raise CatalogError(
-                    f"product '{request.product}' does not exist in {request.region}; create it, or allow this with "
-                    "create_missing_product=true (role: catalog_create_missing_products)"
+                    f"product '{request.product}' does not exist in {request.region}; create it, or let the deploy create it with "
+                    "-e create_missing_products=true (module option: create_missing_product)"
                 )
             if not request.product_owner:
                 raise CatalogError(f"product '{request.product}' does not exist in {request.region} and creating it needs product_owner")

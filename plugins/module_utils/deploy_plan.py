@@ -136,16 +136,45 @@ def _require_str_list(value: Any, what: str) -> List[str]:
     return list(value)
 
 
-def _project_path(project_dir: str, data: Dict[str, Any], key: str, default: str) -> str:
-    """``<project_dir>/<data[key]>``, refused unless it is a relative path that stays inside the project."""
-    value = data.get(key, default)
+def _project_path(project_dir: str, key: str, value: Any, example: str) -> str:
+    """``<project_dir>/<value>``, refused unless it is a relative path that stays inside the project."""
     if not isinstance(value, str) or not value.strip():
-        raise PlanError(f"{PROJECT_FILE} {key}={_written(value)}: expected a folder of the project, such as {default}")
+        raise PlanError(f"{PROJECT_FILE} {key}={_written(value)}: expected a folder of the project, such as {example}")
     root = os.path.realpath(project_dir)
     path = os.path.realpath(os.path.join(root, value))
     if os.path.isabs(value) or os.path.commonpath([root, path]) != root:
-        raise PlanError(f"{PROJECT_FILE} {key}={value!r}: expected a folder inside the project ({root}), such as {default}")
+        raise PlanError(f"{PROJECT_FILE} {key}={value!r}: expected a folder inside the project ({root}), such as {example}")
     return os.path.join(os.path.abspath(project_dir), value)
+
+
+def _optional_project_folder(project_dir: str, data: Dict[str, Any], key: str, example: str) -> Optional[str]:
+    """The folder ``data[key]`` names, or None when the key is absent or empty (the project does not use that part).
+
+    A folder that is named but does not exist is refused: a typo must not silently turn a part of the project off.
+    """
+    value = data.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    path = _project_path(project_dir, key, value, example)
+    if not os.path.isdir(path):
+        raise PlanError(f"{PROJECT_FILE} {key}={value!r}: no such folder: {path} (leave {key} out if the project has none)")
+    return path
+
+
+# What a run says once about the optional parts a project does not use (project.yml key -> note).
+UNUSED_PART_NOTES = {
+    "init_dir": "init stacks: not used (project.yml sets no init_dir)",
+    "products_dir": "products: not used (project.yml sets no products_dir): services are packaged and published, no product is versioned",
+    "authorizer": "authorizer: not used (project.yml names no authorizer.service): every service is packaged in parallel",
+}
+
+
+def unused_parts(project: Dict[str, Any]) -> List[str]:
+    """The notes for the optional parts (init stacks, products, authorizer) the project leaves out."""
+    unused = [key for key in ("init_dir", "products_dir") if project[key] is None]
+    if not project["authorizer"]["service"]:
+        unused.append("authorizer")
+    return [UNUSED_PART_NOTES[key] for key in unused]
 
 
 ALL_REGIONS = ""  # -e regions= (empty, the AWX survey's "empty for all"): every region of the stage
@@ -195,7 +224,7 @@ def load_project(project_dir: Any) -> Dict[str, Any]:
     for name in stages:
         if not isinstance(name, str) or not STAGE_PATTERN.match(name):
             raise PlanError(f"{PROJECT_FILE} stages key {_written(name)}: expected a stage name such as dev (letters, digits, - and _)")
-    authorizer = data.get("authorizer") or {}
+    authorizer = data.get("authorizer") or {}  # absent, empty or null: no authorizer
     _require_mapping(authorizer, f"{PROJECT_FILE} 'authorizer'")
     _require_known_keys(authorizer, AUTHORIZER_KEYS, f"{PROJECT_FILE} 'authorizer'")
     if authorizer.get("order", "first") not in ("first", "last"):
@@ -204,9 +233,10 @@ def load_project(project_dir: Any) -> Dict[str, Any]:
         raise PlanError(f"{PROJECT_FILE} authorizer.service={_written(authorizer.get('service'))}: expected the name of a service")
     project = {
         "project_dir": os.path.abspath(project_dir),
-        "services_dir": _project_path(project_dir, data, "services_dir", "services"),
-        "init_dir": _project_path(project_dir, data, "init_dir", "init"),
-        "products_dir": _project_path(project_dir, data, "products_dir", "products"),
+        "services_dir": _project_path(project_dir, "services_dir", data.get("services_dir", "services"), "services"),
+        # init stacks, products and the authorizer are optional: absent or empty means the project has none.
+        "init_dir": _optional_project_folder(project_dir, data, "init_dir", "init"),
+        "products_dir": _optional_project_folder(project_dir, data, "products_dir", "products"),
         "always_excluded_services": _require_str_list(data.get("always_excluded_services"), f"{PROJECT_FILE} 'always_excluded_services'"),
         "authorizer": {"service": authorizer.get("service"), "order": authorizer.get("order", "first")},
         "stages": stages,
@@ -317,13 +347,13 @@ def select_regions(stage_name: str, stage_regions: List[str], requested: Optiona
     return [region for region in stage_regions if region in requested]
 
 
-def discover_products(products_dir: str) -> List[str]:
+def discover_products(products_dir: Optional[str]) -> List[str]:
     """Names of the product definitions (``<products_dir>/<name>.yml``), sorted.
 
     A definition's optional ``name:`` must be its file name: the stage's Service Catalog name is made from it
     (``catalog_names``), and the phases find a product's settings by it.
     """
-    if not os.path.isdir(products_dir):
+    if products_dir is None:
         return []
     suffix = naming.PRODUCT_DEFINITION_SUFFIX
     products = sorted(name[: -len(suffix)] for name in os.listdir(products_dir) if name.endswith(suffix))
@@ -349,8 +379,10 @@ def _unknown_name(what: str, name: str, known: List[str], noun: str) -> PlanErro
     return PlanError(f"{what} names {name!r}, which is not one of the project's {noun}s; {hint}({noun}s: {', '.join(known) or 'none'})")
 
 
-def project_init_stacks(init_dir: str) -> List[str]:
-    """The init stacks the project's compose file defines (none without one)."""
+def project_init_stacks(init_dir: Optional[str]) -> List[str]:
+    """The init stacks the project's compose file defines (none without an init folder or compose file)."""
+    if init_dir is None:
+        return []
     compose_file = sources.find_config(init_dir, COMPOSE_NAMES)
     if compose_file is None:
         return []
@@ -520,6 +552,7 @@ def build_plan(project_dir: str, stage: Any, regions: Any = ALL_REGIONS, invento
     notes = []
     if requested is None:
         notes.append(f"regions: every region of stage '{stage}' ({', '.join(selected)})")
+    notes += unused_parts(project)
     if narrowed != selected:
         notes.append(f"--limit: only {', '.join(narrowed)} (of {', '.join(selected)})")
     products = discover_products(project["products_dir"])

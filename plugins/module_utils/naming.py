@@ -146,9 +146,14 @@ def product_definition_path(products_dir: str, product: str) -> str:
     return os.path.join(products_dir, product + PRODUCT_DEFINITION_SUFFIX)
 
 
+BUILD_FOLDER = ".deploy-build"
+# Written into the default build folder so git ignores it in any project, without touching the project's .gitignore.
+BUILD_FOLDER_GITIGNORE = "# multiregion.serverless build output (working copies, packaged output, cache)\n*\n"
+
+
 def default_build_root(project_dir: str) -> str:
-    """``<project_dir>/../build``."""
-    return os.path.join(os.path.dirname(os.path.abspath(project_dir)), "build")
+    """``<project_dir>/.deploy-build``: inside the project, beside ``.deploy-runs``, ignored by git."""
+    return os.path.join(os.path.abspath(project_dir), BUILD_FOLDER)
 
 
 def target_build_dir(build_root: str, stage: str, region: str) -> str:

@@ -11,7 +11,7 @@ names its deploy target (``account_id`` beside ``region``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 # What catalog_results keeps of each catalog_artifact_version product result.
 CATALOG_RESULT_KEYS = (
@@ -155,6 +155,18 @@ def target_results(hosts: Sequence[Mapping[str, Any]], plan: Optional[Mapping[st
         entry["error"] = host.get("deploy_run_region_error")
         found[region] = entry
     return found
+
+
+def doctor_targets(hosts: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """``project_doctor``'s ``targets``: per host of the package play that packaged, its region, the stage's artifact
+    bucket there and what ``sls_package`` returned (``package_settings`` and ``package_packaged`` of the package role)."""
+    targets = []
+    for host in hosts:
+        settings, packaged = host.get("package_settings") or {}, host.get("package_packaged") or {}
+        if settings and packaged:
+            targets.append({"region": settings.get("region"), "bucket": settings.get("bucket"),
+                            "packages": list(packaged.get("services") or []) + list(packaged.get("init_stacks") or [])})
+    return targets
 
 
 def wave_failed(hosts: Sequence[Mapping[str, Any]], max_fail_percentage: Any = 0) -> bool:

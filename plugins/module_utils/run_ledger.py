@@ -29,7 +29,7 @@ RUN_PHASES = ("package", "catalog", "validate", "rollout")
 # replaces an older one.
 TARGET_KEYS = ("account_id", "region")
 ENTRY_KEYS: Dict[str, Tuple[str, ...]] = {
-    "packaging": TARGET_KEYS + ("service",),
+    "packaging": TARGET_KEYS + ("kind", "service"),
     "catalog": TARGET_KEYS + ("product",),
     "validation": TARGET_KEYS + ("product",),
     "rollout": TARGET_KEYS + ("product", "tenant_id"),
@@ -38,7 +38,7 @@ ENTRY_KEYS: Dict[str, Tuple[str, ...]] = {
 # Which statuses count as what, for the report and for set_stats.
 FAILED = {"failed", "error"}
 DONE = {
-    "packaging": {"packaged", "cached"},
+    "packaging": {"packaged", "cached", "published", "unchanged"},
     "catalog": {"created", "unchanged", "repaired"},
     "validation": {"passed"},
     "rollout": {"updated", "already_current"},
@@ -244,10 +244,12 @@ def render_markdown(ledger: Dict[str, Any]) -> str:
             )
     packaging = ledger["entries"].get("packaging", [])
     if packaging:
-        lines += ["", "## Services", "", "| region | service | result | uploaded | seconds |", "| --- | --- | --- | --- | --- |"]
+        lines += ["", "## Services", "", "| region | kind | name | result | uploaded | seconds | template |", "| --- | --- | --- | --- | --- | --- | --- |"]
         for entry in packaging:
+            seconds = "" if entry.get("seconds") is None else entry["seconds"]
             lines.append(
-                f"| {entry.get('region')} | {entry.get('service')} | {entry.get('status')} | {entry.get('uploaded', 0)} | {entry.get('seconds', '')} |"
+                f"| {entry.get('region')} | {entry.get('kind', 'service')} | {entry.get('service')} | {entry.get('status')} | {entry.get('uploaded', 0)} "
+                f"| {seconds} | {entry.get('template_url') or ''} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -265,36 +267,45 @@ def awx_stats(ledger: Dict[str, Any]) -> Dict[str, Any]:
 # to ledger entries. The shapes are documented in docs/{package,catalog,rollout}-phase.md.
 
 
-def _service_of_key(key: str) -> str:
-    """``serverless/<service>/...`` and ``init/<stack>/...`` name their service; other keys none."""
-    parts = key.split("/")
-    return parts[1] if len(parts) > 2 and parts[0] in ("serverless", "init") else ""
+def _package_keys(info: Mapping[str, Any]) -> List[str]:
+    """The S3 keys a packaged service or init stack publishes: its template and every ZIP it names.
+
+    Read from the package result, not parsed out of the key: a service's keys carry its ``service:`` name,
+    which need not be its folder's (the name the ledger uses).
+    """
+    keys = [info["template_key"]] if info.get("template_key") else []
+    return keys + [artifact["s3_key"] for artifact in info.get("artifacts") or [] if artifact.get("s3_key")]
 
 
 def package_entries(target: Mapping[str, Any], results: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """One entry per service, init stack and product template of a region; their ``uploaded`` add up to every object
+    the region's publishing wrote."""
     packaged = set(results.get("packaged") or [])
     cached = set(results.get("cached") or [])
-    uploads: Dict[str, int] = {}
-    for key in results.get("uploaded_keys") or []:
-        service = _service_of_key(key)
-        uploads[service] = uploads.get(service, 0) + 1
+    uploaded = set(results.get("uploaded_keys") or [])
+    template_urls = results.get("template_urls") or {}
     entries = []
-    for kind in ("services", "init_stacks"):
+    for kind, entry_kind in (("services", "service"), ("init_stacks", "init")):
         for name, info in sorted((results.get(kind) or {}).items()):
             info = info or {}
             status = "packaged" if name in packaged else "cached" if name in cached else info.get("status", "skipped")
+            count = len(uploaded.intersection(_package_keys(info)))
             entries.append(
                 {
                     **target,
                     "service": name,
-                    "kind": "init" if kind == "init_stacks" else "service",
+                    "kind": entry_kind,
                     "status": status,
-                    "changed": name in packaged or uploads.get(name, 0) > 0,
-                    "uploaded": uploads.get(name, 0),
+                    "changed": name in packaged or count > 0,
+                    "uploaded": count,
                     "seconds": info.get("packaging_seconds"),
-                    "template_url": (results.get("template_urls") or {}).get(name),
+                    "template_url": template_urls.get(f"{entry_kind}/{name}"),
                 }
             )
+    for name, info in sorted((results.get("products") or {}).items()):
+        count = 1 if (info or {}).get("key") in uploaded else 0
+        entries.append({**target, "service": name, "kind": "product", "status": "published" if count else "unchanged",
+                        "changed": bool(count), "uploaded": count, "seconds": None, "template_url": (info or {}).get("url")})
     return entries
 
 

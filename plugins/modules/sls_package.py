@@ -108,7 +108,9 @@ options:
         is osls, point this at serverless 3 (the package role does).
     type: path
   build_root:
-    description: Working copies, packaged output and cache entries go below it. Defaults to C(<project_dir>/../build).
+    description:
+      - Working copies, packaged output and cache entries go below it.
+      - Defaults to C(<project_dir>/.deploy-build), which gets a C(.gitignore) of C(*) so git ignores it.
     type: path
   concurrency:
     description: Packagings this task runs at once (threads).

@@ -84,7 +84,7 @@ class ChaosProject:
 
     @property
     def build_root(self) -> Path:
-        return self.root.parent / "build"
+        return self.root / ".deploy-build"
 
 
 SERVICE_YML = """\
@@ -104,7 +104,7 @@ functions:
 def make_project(root: Path, stage: str, regions: Sequence[str], product: str = "chaos-core", account_id: str = ACCOUNT_ID) -> ChaosProject:
     """``root``/project.yml with one stage, services ``SERVICES`` and one product nesting all of them.
 
-    ``root`` should be a folder of its own: the package role builds into ``<root>/../build``.
+    The package role builds into ``<root>/.deploy-build``.
     """
     for name in SERVICES:
         service = root / "services" / name

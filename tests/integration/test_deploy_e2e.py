@@ -129,7 +129,7 @@ def assert_run_published(scenario: Scenario, run_id: str) -> Dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def scenario(module_local_aws, tmp_path_factory) -> Scenario:
-    # The project in a folder of its own: the package phase builds into <project_dir>/../build.
+    # The package phase builds into <project_dir>/.deploy-build (git-ignored by the .gitignore it writes there).
     project = copy_project(tmp_path_factory.mktemp("deploy-e2e") / "project")
     state = Scenario(module_local_aws, project, PlaybookRunner(module_local_aws.env, user="alice"))
     bootstrap = state.runner.bootstrap(project, STAGE, REGIONS)
@@ -151,10 +151,15 @@ def test_cold_run_packages_publishes_and_versions_every_product(scenario: Scenar
     assert document["run"]["regions"] == REGIONS
     assert document["run"]["phases_done"] == ["package", "catalog"]
     for region in REGIONS:
-        packaged = entries(document, "packaging", region=region)
+        packaged = [e for e in entries(document, "packaging", region=region) if e["kind"] != "product"]
         assert {e["service"] for e in packaged} == SERVICES | INIT_STACKS  # legacy-reports never deployed
         assert {e["status"] for e in packaged} == {"packaged"}
-        assert all(e["uploaded"] > 0 for e in packaged), packaged
+        assert all(e["uploaded"] > 0 and e["template_url"].startswith(f"https://{BUCKETS[region]}.s3.") for e in packaged), packaged
+        published = {e["service"]: e["uploaded"] for e in entries(document, "packaging", region=region, kind="product")}
+        assert published == {p: 1 for p in DEFINITIONS}
+        # The ledger counts every object the run wrote to the region's bucket (the run's own records aside).
+        written = [key for key in bucket_keys(scenario.aws, BUCKETS[region], region) if not key.startswith("runs/")]
+        assert sum(e["uploaded"] for e in entries(document, "packaging", region=region)) == len(written)
         assert {e["product"]: e["status"] for e in entries(document, "catalog", region=region)} == {p: "created" for p in PRODUCTS}
     assert run.stats["deploy_versions_created"] == len(PRODUCTS) * len(REGIONS)
     assert run.stats["deploy_packaged"] == len(SERVICES | INIT_STACKS) * len(REGIONS)
@@ -211,7 +216,8 @@ def test_no_change_rerun_changes_nothing_and_writes_only_its_own_records(scenari
     assert scenario.latest() == latest_before  # same ids and SSM parameter versions: not even rewritten
 
     document = assert_run_published(scenario, run_id)
-    assert {e["status"] for e in document["entries"]["packaging"]} == {"cached"}
+    assert {(e["kind"], e["status"]) for e in document["entries"]["packaging"]} == {("service", "cached"), ("init", "cached"), ("product", "unchanged")}
+    assert sum(e["uploaded"] for e in document["entries"]["packaging"]) == 0
     assert {e["status"] for e in document["entries"]["catalog"]} == {"unchanged"}
     assert run.stats["deploy_uploaded"] == 0 and run.stats["deploy_versions_created"] == 0
     assert lock_value(scenario.aws, PRIMARY, SSM_PREFIX) is None
@@ -304,7 +310,7 @@ def test_a_change_to_one_service_makes_one_new_version_per_product_and_region(sc
     for region in REGIONS:
         packaging = {e["service"]: e for e in entries(document, "packaging", region=region)}
         assert {name for name, e in packaging.items() if e["status"] == "packaged"} == {"inventory"}
-        assert {name for name, e in packaging.items() if e["uploaded"]} == {"inventory"}
+        assert {name for name, e in packaging.items() if e["uploaded"]} == {"inventory"} | set(DEFINITIONS)
         assert {e["status"] for e in entries(document, "catalog", region=region)} == {"created"}
     assert writes(scenario.calls["one-service"]).get("servicecatalog:CreateProvisioningArtifact") == len(PRODUCTS) * len(REGIONS)
     assert scenario.tenants() == tenants_before, "no rollout without update_product or --tags rollout"

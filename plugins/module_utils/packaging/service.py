@@ -13,14 +13,14 @@ import os
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from ansible_collections.multiregion.serverless.plugins.module_utils import naming
+from ansible_collections.multiregion.serverless.plugins.module_utils import doctor, naming
 from ansible_collections.multiregion.serverless.plugins.module_utils.common import REGION_PATTERN, STAGE_PATTERN
 from ansible_collections.multiregion.serverless.plugins.module_utils.concurrency import SlotPool
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.compose import ComposePackager
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.packager import PackagingError
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.runner import PackagingContext, package_init_stacks, package_services
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.serverless import ServerlessPackager
-from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.sources import discover_services
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.sources import discover_services, find_config
 
 # The service packagers, by the module's ``packager`` option. A SAM packager is one more entry here.
 PACKAGERS = {"serverless": ServerlessPackager}
@@ -64,6 +64,25 @@ def select_services(params: Mapping[str, Any], services_dir: str, config_names: 
     return discovery
 
 
+def refuse_framework_versions(packager: Any, folders: Mapping[str, str], project_dir: str) -> None:
+    """Before any packaging: every service whose ``frameworkVersion`` the packager would refuse, all at once."""
+    units = [("service", name, find_config(folder, packager.config_names)) for name, folder in sorted(folders.items())]
+    findings = doctor.framework_findings_of(units, packager.version, project_dir)
+    if findings:
+        lines = "\n".join(f"- {finding.line()}" for finding in findings)
+        raise PackagingFailed(f"project doctor: {len(findings)} service(s) ask for a frameworkVersion {packager.version} refuses; "
+                              f"nothing was packaged:\n{lines}")
+
+
+def ignore_build_folder(build_root: str) -> None:
+    """Create the default build folder with a ``.gitignore`` of ``*``, so its output never shows in ``git status``."""
+    os.makedirs(build_root, exist_ok=True)
+    marker = os.path.join(build_root, ".gitignore")
+    if not os.path.exists(marker):
+        with open(marker, "w", encoding="utf-8") as handle:
+            handle.write(naming.BUILD_FOLDER_GITIGNORE)
+
+
 def _progress_log(path: str, check_mode: bool, log: Callable[[str], None]) -> Callable[[str], None]:
     """One line per finished packaging to the module's log and, unless in check mode, to ``path``."""
     lock = threading.Lock()
@@ -97,6 +116,8 @@ def package_target(params: Mapping[str, Any], check_mode: bool, log: Callable[[s
         raise PackagingFailed(f"project_dir is not a directory: {project_dir}")
     services_dir = params["services_dir"] or os.path.join(project_dir, "services")
     build_root = os.path.abspath(params["build_root"] or naming.default_build_root(project_dir))
+    if not check_mode and not params["build_root"]:
+        ignore_build_folder(build_root)
     work_dir = naming.target_build_dir(build_root, stage, region)
     slots_dir = params["slots_dir"] or naming.default_slots_dir(build_root)
     progress = _progress_log(params["progress_file"] or os.path.join(work_dir, "progress.log"), check_mode, log)
@@ -108,6 +129,7 @@ def package_target(params: Mapping[str, Any], check_mode: bool, log: Callable[[s
         discovery = select_services(params, services_dir, packager_class.config_names, warn)
         result.update(excluded=discovery["excluded"], unknown_exclusions=discovery["unknown_exclusions"])
         packager = packager_class(params["sls_binary"])
+        refuse_framework_versions(packager, {name: os.path.join(services_dir, name) for name in discovery["services"]}, project_dir)
         ctx = PackagingContext(
             stage=stage, region=region, project_dir=project_dir, build_root=build_root,
             slots=SlotPool(slots_dir, params["max_parallel_packagings"]), locks_dir=slots_dir, env=env,

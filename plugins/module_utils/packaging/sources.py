@@ -116,6 +116,18 @@ def names_own_role(service_dir: str) -> bool:
     return isinstance(role, str) or (isinstance(role, dict) and "name" in role)
 
 
+def framework_version(config: Optional[str]) -> Any:
+    """The ``frameworkVersion`` a YAML Serverless config asks for; None without one (or for a JS/TS/JSON config)."""
+    if not config or not config.endswith((".yml", ".yaml")):
+        return None
+    try:
+        with open(config, encoding="utf-8") as handle:
+            document = load_tolerant_yaml(handle)
+    except (OSError, yaml.YAMLError):
+        return None  # the packager reports an unreadable config itself
+    return document.get("frameworkVersion") if isinstance(document, dict) else None
+
+
 def check_config(service: str, service_dir: str, stage: str) -> str:
     """The service's config file, after catching the mistakes the CLI reports badly; raises PackagingError."""
     config = find_config(service_dir)

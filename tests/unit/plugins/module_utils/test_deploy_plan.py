@@ -23,6 +23,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_plan
 
 PROJECT_YML = """
 services_dir: services
+products_dir: products
 always_excluded_services: [legacy]
 authorizer: {service: authorizer, order: first}
 stages:
@@ -243,3 +244,44 @@ def test_resume_takes_only_a_run_of_the_same_stage_account_and_prefix(tmp_path):
     assert check_resume(str(runs), "20261201T100000Z-dddddd", plan) == ["package"]
     with pytest.raises(PlanError, match="no such run"):
         check_resume(str(runs), "20261201T100000Z-eeeeee", plan)
+
+
+# ---- init stacks, products and the authorizer are optional parts of a project
+
+
+def _without_optional_parts(text: str = PROJECT_YML) -> str:
+    return text.replace("products_dir: products\n", "").replace("authorizer: {service: authorizer, order: first}\n", "")
+
+
+def test_a_project_without_init_stacks_products_or_authorizer_plans_and_says_so_once(tmp_path):
+    from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_plan import plan_run
+
+    result = plan_run(make_project(tmp_path, _without_optional_parts()), "dev")
+    plan = result["plan"]
+    assert plan["init_dir"] is None and plan["products_dir"] is None and plan["authorizer"]["service"] is None
+    assert plan["products"] == [] and plan["nested_init_stacks"] == []
+    notes = "\n".join(result["notes"])
+    for part in ("init stacks: not used", "products: not used", "authorizer: not used"):
+        assert notes.count(part) == 1, notes
+
+
+@pytest.mark.parametrize("empty", ['""', "''", "null", "~", "  "])
+def test_an_empty_optional_folder_key_means_not_used(tmp_path, empty):
+    text = _without_optional_parts().replace("services_dir: services\n", f"services_dir: services\ninit_dir: {empty}\nproducts_dir: {empty}\n")
+    plan = build_plan(make_project(tmp_path, text), "dev")
+    assert plan["init_dir"] is None and plan["products_dir"] is None
+
+
+@pytest.mark.parametrize("key", ["init_dir", "products_dir"])
+def test_an_optional_folder_that_does_not_exist_is_refused_in_one_line(tmp_path, key):
+    text = _without_optional_parts().replace("services_dir: services\n", f"services_dir: services\n{key}: stacks\n")
+    with pytest.raises(PlanError) as refused:
+        build_plan(make_project(tmp_path, text), "dev")
+    message = str(refused.value)
+    assert message.startswith(f"project.yml {key}='stacks': no such folder: ") and f"leave {key} out" in message and "\n" not in message
+
+
+def test_an_init_folder_that_exists_is_used(tmp_path):
+    project = make_project(tmp_path, PROJECT_YML.replace("services_dir: services\n", "services_dir: services\ninit_dir: init\n"))
+    (tmp_path / "init").mkdir()
+    assert build_plan(project, "dev")["init_dir"] == str(tmp_path / "init")

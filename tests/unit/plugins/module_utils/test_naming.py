@@ -50,7 +50,7 @@ def test_local_paths(tmp_path):
     project = str(tmp_path / "project")
     assert naming.default_runs_dir(project) == os.path.join(project, ".deploy-runs")
     assert naming.ledger_path("/r", "x") == "/r/x/ledger.json" and naming.report_path("/r", "x") == "/r/x/report.md"
-    assert naming.default_build_root(project) == str(tmp_path / "build")
+    assert naming.default_build_root(project) == os.path.join(project, ".deploy-build")
     assert naming.target_build_dir("/b", "dev", "eu-west-1") == "/b/dev/eu-west-1"
     assert naming.product_definition_path("/p/products", "platform-core") == "/p/products/platform-core.yml"
 

@@ -94,11 +94,17 @@ def test_entries_from_the_roles_result_facts():
             "eu-west-1": {
                 "account_id": "123456789012",
                 "package": {
-                    "services": {"orders": {"packaging_seconds": 3.2}, "payments": {}},
-                    "init_stacks": {"network-baseline": {}},
+                    # The folder orders holds the service shop-orders: its keys carry the service name, the ledger the folder's.
+                    "services": {"orders": {"packaging_seconds": 3.2, "template_key": "serverless/shop-orders/dev/templates/x.json",
+                                            "artifacts": [{"s3_key": "serverless/shop-orders/dev/abc/orders.zip"}]},
+                                 "payments": {"template_key": "serverless/payments/dev/templates/p.json"}},
+                    "init_stacks": {"network-baseline": {"template_key": "init/network-baseline/dev/n.json"}},
+                    "products": {"platform-core": {"key": "products/platform-core/dev/y.json", "url": "https://b/products/platform-core/dev/y.json"}},
+                    "template_urls": {"service/orders": "https://b/serverless/shop-orders/dev/templates/x.json"},
                     "packaged": ["orders"],
                     "cached": ["payments", "network-baseline"],
-                    "uploaded_keys": ["serverless/orders/dev/abc/orders.zip", "serverless/orders/dev/templates/x.json", "products/p/dev/y.json"],
+                    "uploaded_keys": ["serverless/shop-orders/dev/abc/orders.zip", "serverless/shop-orders/dev/templates/x.json",
+                                      "products/platform-core/dev/y.json"],
                 },
                 "catalog": {"products": {"platform-core": {"version_created": True, "artifact_name": "V3", "artifact_id": "pa-3", "changed": True}}},
                 "validate": {"products": [{"product": "platform-core", "status": "passed", "name": "validate-x"}]},
@@ -112,6 +118,10 @@ def test_entries_from_the_roles_result_facts():
     )
     packaging = {entry["service"]: entry for entry in entries["packaging"]}
     assert packaging["orders"]["status"] == "packaged" and packaging["orders"]["uploaded"] == 2 and packaging["orders"]["seconds"] == 3.2
+    assert packaging["orders"]["template_url"] == "https://b/serverless/shop-orders/dev/templates/x.json"
+    assert packaging["platform-core"]["kind"] == "product" and packaging["platform-core"]["uploaded"] == 1
+    # Every object the region wrote is counted once, on the service, init stack or product it belongs to.
+    assert sum(entry["uploaded"] for entry in entries["packaging"]) == 3
     assert packaging["payments"]["status"] == "cached" and packaging["payments"]["uploaded"] == 0
     assert packaging["network-baseline"]["kind"] == "init"
     assert entries["catalog"] == [
