@@ -15,7 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 import yaml
 from local_aws.catalog_access import grant_launch_path
@@ -302,11 +302,14 @@ def tenant_id_of(name: str) -> str:
     return "t-" + hashlib.sha256(name.encode()).hexdigest()[:12]
 
 
-def provision_tenants(aws, region: str, ssm_prefix: str, product: str, names: Sequence[str], timeout: float = 300) -> Dict[str, str]:
+def provision_tenants(
+    aws, region: str, ssm_prefix: str, product: str, names: Sequence[str], timeout: float = 300, tenant_ids: Optional[Mapping[str, str]] = None
+) -> Dict[str, str]:
     """Provision ``names`` on the product's version in SSM; ``{name: record status}`` once every record ended.
 
     Each tenant's TenantId is its own (``tenant_id_of``): the same TenantId in two products collides on the export
     names of the services both products nest (see the report of tests/integration/test_deploy_e2e.py).
+    ``tenant_ids`` (``{name: TenantId}``) gives them instead, for a project whose TenantId allows fewer characters.
     """
     catalog = aws.client("servicecatalog", region)
     ssm = aws.client("ssm", region)
@@ -319,7 +322,7 @@ def provision_tenants(aws, region: str, ssm_prefix: str, product: str, names: Se
             PathId=path_id,
             ProvisioningArtifactId=artifact_id,
             ProvisionedProductName=name,
-            ProvisioningParameters=[{"Key": "TenantId", "Value": tenant_id_of(name)}],
+            ProvisioningParameters=[{"Key": "TenantId", "Value": tenant_ids[name] if tenant_ids else tenant_id_of(name)}],
         )["RecordDetail"]["RecordId"]
         for name in names
     }
