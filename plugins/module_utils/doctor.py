@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - older controllers
     import sre_parse as regex_parser  # type: ignore[no-redef]
 
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging import sources
-from ansible_collections.multiregion.serverless.plugins.module_utils.product_template import load_product
+from ansible_collections.multiregion.serverless.plugins.module_utils.product_template import ProductError, load_product
 
 DEFAULT_TENANT_PARAMETER = "TenantId"
 
@@ -613,6 +613,33 @@ def run_doctor(params: Mapping[str, Any]) -> Dict[str, Any]:
     if result["failed"]:
         result["msg"] = failure_message(result)
     return result
+
+
+# The project_doctor module's options; its action plugin (which runs the doctor in-process) validates the same ones.
+DOCTOR_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
+    project_dir=dict(type="path", required=True),
+    stage=dict(type="str", required=True),
+    services_dir=dict(type="path"),
+    init_dir=dict(type="path"),
+    product_definitions=dict(type="dict", default={}),
+    targets=dict(type="list", elements="dict", required=True),
+    fail_on_findings=dict(type="bool", default=True),
+)
+
+
+def doctor_result(params: Mapping[str, Any]) -> Dict[str, Any]:
+    """What the task returns: the doctor's result, or on findings (or unreadable input) ``failed`` with the message.
+
+    On failure only the summary and counts come back beside ``msg``: the message already lists every finding once.
+    """
+    try:
+        result = run_doctor(params)
+    except (ProductError, OSError, ValueError, KeyError) as exc:
+        return {"failed": True, "changed": False, "msg": f"project doctor could not read the packaged project: {exc}"}
+    if result.pop("failed"):
+        return {"failed": True, "changed": False, "msg": result["msg"], "summary": result["summary"], "checked": result["checked"],
+                "not_checked": result["not_checked"]}
+    return dict(result, changed=False)
 
 
 def framework_findings_of(units: Sequence[Tuple[str, str, str]], packager: str, project_dir: str) -> List[Finding]:

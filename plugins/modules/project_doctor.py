@@ -153,30 +153,15 @@ not_checked:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.doctor import run_doctor
-from ansible_collections.multiregion.serverless.plugins.module_utils.product_template import ProductError
-
-ARGUMENT_SPEC = dict(
-    project_dir=dict(type="path", required=True),
-    stage=dict(type="str", required=True),
-    services_dir=dict(type="path"),
-    init_dir=dict(type="path"),
-    product_definitions=dict(type="dict", default={}),
-    targets=dict(type="list", elements="dict", required=True),
-    fail_on_findings=dict(type="bool", default=True),
-)
+from ansible_collections.multiregion.serverless.plugins.module_utils.doctor import DOCTOR_ARGUMENT_SPEC, doctor_result
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = run_doctor(module.params)
-    except (ProductError, OSError, ValueError, KeyError) as exc:
-        module.fail_json(msg=f"project doctor could not read the packaged project: {exc}")
-    if result.pop("failed"):
-        # The message lists every finding once; the same text again as data would only repeat it on the console.
-        module.fail_json(changed=False, msg=result["msg"], summary=result["summary"], checked=result["checked"], not_checked=result["not_checked"])
-    module.exit_json(changed=False, **result)
+    module = AnsibleModule(argument_spec=DOCTOR_ARGUMENT_SPEC, supports_check_mode=True)
+    result = doctor_result(module.params)
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

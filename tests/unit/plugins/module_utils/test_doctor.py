@@ -231,3 +231,20 @@ def test_run_doctor_reads_products_and_every_regions_packages(tmp_path):
     assert result["msg"].startswith("project doctor: 1 problem(s) in 2 packaged template(s); not checked (no packaged template yet): pending; "
                                     "nothing was uploaded:\n- services/catalog-api/serverless.yml: ")
     assert not run_doctor({"project_dir": str(tmp_path), "stage": "dev", "targets": targets, "fail_on_findings": False})["failed"]
+
+
+def test_the_task_result_on_findings_and_on_an_unreadable_product(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(template({"Fn": function("fixed")})))
+    targets = [{"region": "eu-west-1", "bucket": BUCKET, "packages": [{"name": "catalog-api", "kind": "service", "template_path": str(path)}]}]
+    (tmp_path / "p.yml").write_text("parameters: {TenantId: {MaxLength: 12}}\nnested_stacks: [{service: catalog-api}]\n")
+    failed = doctor.doctor_result({"project_dir": str(tmp_path), "stage": "dev", "product_definitions": {"p": str(tmp_path / "p.yml")},
+                                   "targets": targets})
+    # The message lists each finding; nothing repeats them as data on the console.
+    assert failed["failed"] and set(failed) == {"failed", "changed", "msg", "summary", "checked", "not_checked"}
+    assert failed["msg"].count("FunctionName 'fixed'") == 1
+    unreadable = doctor.doctor_result({"project_dir": str(tmp_path), "stage": "dev", "product_definitions": {"p": str(tmp_path / "gone.yml")},
+                                       "targets": targets})
+    assert unreadable["failed"] and unreadable["msg"].startswith("project doctor could not read the packaged project: product definition not found")
+    passed = doctor.doctor_result({"project_dir": str(tmp_path), "stage": "dev", "targets": targets})
+    assert not passed.get("failed") and passed["changed"] is False and passed["summary"] == "project doctor: no problem in 1 packaged template(s)"
