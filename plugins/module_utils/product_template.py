@@ -8,6 +8,10 @@ stack, whose ``TemplateURL`` is the regional URL of that stack's published templ
 content hashes, so the rendered template (canonical JSON) is byte-identical while no nested template
 changes and changes as soon as one does. Pure (dicts in, dict/bytes out) but for ``render_products``, which
 loads the definitions, writes the rendered files and fingerprints each tree from the local files.
+
+A definition also says how a tenant is told apart and how its test tenant is made (the validate phase,
+``validation.test_tenant_parameters``): ``tenant_parameter`` (default ``TenantId``), read by ``tenant_parameter``, and
+``test_tenant: {parameters, expected_outputs}``, read by ``test_tenant``. ``load_product`` checks both.
 """
 
 from __future__ import annotations
@@ -22,15 +26,21 @@ except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
     yaml = None  # type: ignore
 
 from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_template import local_fingerprint
-from ansible_collections.multiregion.serverless.plugins.module_utils.common import canonical_json, sha256_bytes, write_fresh_file
+from ansible_collections.multiregion.serverless.plugins.module_utils.common import canonical_json, did_you_mean, sha256_bytes, write_fresh_file
 from ansible_collections.multiregion.serverless.plugins.module_utils.naming import product_template_key
 
 NESTED_KINDS = ("service", "init")
 LOGICAL_ID_SUFFIX = {"service": "ServiceStack", "init": "InitStack"}
+# The product parameter that tells tenants apart, unless the definition names another (``tenant_parameter``).
+DEFAULT_TENANT_PARAMETER = "TenantId"
+# The keys of a definition's ``test_tenant``.
+TEST_TENANT_KEYS = ("parameters", "expected_outputs")
+# A test tenant parameter value as YAML may write it: CloudFormation takes strings, numbers are written out.
+PARAMETER_VALUE_TYPES = (str, int, float)
 
 
 class ProductError(ValueError):
-    """A product definition cannot be rendered; the message names the product and what to fix."""
+    """A product definition cannot be rendered or used; the message names the product (or its file) and what to fix."""
 
 
 def load_product(path: str) -> Dict[str, Any]:
@@ -48,7 +58,59 @@ def load_product(path: str) -> Dict[str, Any]:
     nested_stack_refs(product)  # validates
     if not isinstance(product.get("parameters") or {}, dict):
         raise ProductError(f"product {product['name']}: parameters must be a mapping")
+    check_tenant_settings(product, path)
     return product
+
+
+def check_tenant_settings(product: Dict[str, Any], source: str) -> None:
+    """Refuse, in one line naming ``source``, a ``tenant_parameter`` or ``test_tenant`` the product cannot use."""
+    declared = sorted(product.get("parameters") or {})
+    tenant = product.get("tenant_parameter", DEFAULT_TENANT_PARAMETER)
+    if not isinstance(tenant, str) or not tenant:
+        raise ProductError(f"{source}: tenant_parameter must be the name of one of its parameters, got {tenant!r}")
+    if declared and tenant not in declared:
+        what = (f"tenant_parameter {tenant!r} is not one of its parameters" if "tenant_parameter" in product
+                else f"it has no parameter {tenant} (the default tenant_parameter)")
+        raise ProductError(f"{source}: {what}; {did_you_mean(tenant, declared)}"
+                           f"set tenant_parameter to the parameter that tells tenants apart (parameters: {', '.join(declared)})")
+    settings = product.get("test_tenant")
+    if settings is None:
+        return
+    if not isinstance(settings, dict):
+        raise ProductError(f"{source}: test_tenant must be a mapping ({', '.join(TEST_TENANT_KEYS)}), got {type(settings).__name__}")
+    for key in settings:
+        if key not in TEST_TENANT_KEYS:
+            raise ProductError(f"{source}: test_tenant has an unknown key {key!r}: {did_you_mean(str(key), TEST_TENANT_KEYS)}"
+                               f"(known: {', '.join(TEST_TENANT_KEYS)})")
+    values = settings.get("parameters") or {}
+    if not isinstance(values, dict):
+        raise ProductError(f"{source}: test_tenant.parameters must be a mapping of parameter names to values, got {type(values).__name__}")
+    for name, value in values.items():
+        if name not in declared:
+            raise ProductError(f"{source}: test_tenant.parameters names {name!r}, which is not one of its parameters; "
+                               f"{did_you_mean(str(name), declared)}(parameters: {', '.join(declared) or 'none'})")
+        if isinstance(value, bool) or not isinstance(value, PARAMETER_VALUE_TYPES):
+            raise ProductError(f"{source}: test_tenant.parameters.{name} must be a string or a number (quote it), got {value!r}")
+    outputs = settings.get("expected_outputs") or []
+    if not isinstance(outputs, list) or not all(isinstance(key, str) and key for key in outputs):
+        raise ProductError(f"{source}: test_tenant.expected_outputs must be a list of output keys, got {outputs!r}")
+
+
+def tenant_parameter(product: Dict[str, Any]) -> str:
+    """The product parameter that tells its tenants apart: ``tenant_parameter``, else ``TenantId``."""
+    return str(product.get("tenant_parameter") or DEFAULT_TENANT_PARAMETER)
+
+
+def test_tenant(product: Dict[str, Any]) -> Dict[str, Any]:
+    """The definition's ``test_tenant`` with both keys: ``{"parameters": {name: str value}, "expected_outputs": [keys]}``."""
+    settings = product.get("test_tenant") or {}
+    return {
+        "parameters": {str(name): str(value) for name, value in (settings.get("parameters") or {}).items()},
+        "expected_outputs": [str(key) for key in settings.get("expected_outputs") or []],
+    }
+
+
+test_tenant.__test__ = False  # type: ignore[attr-defined]  # not a pytest test when a test module imports it
 
 
 def nested_stack_refs(product: Dict[str, Any]) -> List[Tuple[str, str]]:

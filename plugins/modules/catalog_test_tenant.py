@@ -17,6 +17,8 @@ description:
   - Fails, after the test tenant is gone, when provisioning failed, an expected output is missing or empty, or a
     record did not finish within I(record_timeout) (which applies to the provisioning record, and again to the
     termination record). A tenant whose termination failed is reported by name so it can be removed by hand.
+  - The test tenant's parameters come from I(parameters) and, with I(product_definition), from the product's
+    definition file, whose tenant parameter gets a generated value (C(test_tenant_parameters)).
   - The work is done by C(plugins/module_utils/validation.py) (C(validate_version)).
 author:
   - multiregion.serverless maintainers (!UNKNOWN)
@@ -30,17 +32,40 @@ options:
     type: str
     required: true
   parameters:
-    description: Values for the product's parameters (those without a default must be given).
+    description:
+      - Values for the product's parameters. Without I(product_definition), these are all the test tenant gets (each
+        parameter without a default must be in them).
+      - With I(product_definition), they override what the definition gives.
     type: dict
     default: {}
+  product_definition:
+    description:
+      - The product's definition file (C(products/<name>.yml) of the project; the deploy plan's C(product_definitions)).
+      - The test tenant's parameters are then the definition's C(test_tenant.parameters); its tenant parameter
+        (C(tenant_parameter), default C(TenantId)) gets a generated value when none is declared; I(parameters)
+        override both.
+      - The generated value fits the parameter's C(AllowedPattern), C(MinLength), C(MaxLength) (and C(AllowedValues),
+        a Number's range). It is C(validate-<product>-<region>-<run_id>) in lower case when that fits, else C(v) and a
+        hex digest of product, region and I(run_id) cut to fit (at most 16 characters), else the digest in letters or
+        in decimal digits.
+      - When nothing fits, or a parameter without a default is left without a value, the module fails before any AWS
+        call, naming the C(test_tenant.parameters.<name>) to declare in that file.
+      - Its C(test_tenant.expected_outputs) are checked when I(expected_outputs) is empty.
+    type: path
+  run_id:
+    description: The run the test tenant belongs to; part of the generated tenant parameter value (see I(product_definition)).
+    type: str
+    default: manual
   tags:
     description: Tags of the test tenant.
     type: dict
     default: {}
   expected_outputs:
     description:
-      - Stack outputs that must exist and not be empty. Empty list (default) means every output the record
-        returns besides the stack ARN, and at least one.
+      - Stack outputs that must exist and not be empty. Empty list (default) means the definition's
+        C(test_tenant.expected_outputs) with I(product_definition), else the stack ARN (C(CloudformationStackARN), so
+        the stack was created) and every other output the record returns. A product template the package phase
+        renders has no outputs of its own.
     type: list
     elements: str
     default: []
@@ -64,14 +89,22 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: Validate the version the catalog phase just created
+- name: Validate the version the catalog phase just created, with what the product definition says
   multiregion.serverless.catalog_test_tenant:
-    product: platform-core
+    product: platform-core-prod
+    ssm_prefix: /multiregion/prod
+    name: "validate-platform-core-{{ deploy_run_id }}"
+    product_definition: "{{ project_dir }}/products/platform-core.yml"
+    run_id: "{{ deploy_run_id }}"
+
+- name: Validate with explicit parameter values and outputs only
+  multiregion.serverless.catalog_test_tenant:
+    product: platform-core-prod
     ssm_prefix: /multiregion/prod
     name: "validate-platform-core-{{ deploy_run_id }}"
     parameters:
       TenantId: validation
-    expected_outputs: [ApiUrl]
+    expected_outputs: [CloudformationStackARN]
 """
 
 RETURN = r"""
@@ -100,6 +133,13 @@ name:
   returned: always
   type: str
   sample: validate-platform-core-20261123T120000Z
+parameters:
+  description:
+    - The parameter values the test tenant was (or in check mode would be) provisioned with; a parameter the product
+      definition declares C(NoEcho) is shown as C(****).
+  returned: always
+  type: dict
+  sample: {TenantId: v3f9a1c2b7d4e5f6, TenantTier: premium}
 outputs:
   description: The stack outputs the provisioning record returned.
   returned: always
@@ -159,6 +199,8 @@ ARGUMENT_SPEC = merged(
     product=dict(type="str", required=True),
     name=dict(type="str", required=True),
     parameters=dict(type="dict", default={}),
+    product_definition=dict(type="path"),
+    run_id=dict(type="str", default="manual"),
     tags=dict(type="dict", default={}),
     expected_outputs=dict(type="list", elements="str", default=[]),
     keep_on_failure=dict(type="bool", default=False),

@@ -2,9 +2,10 @@
 
 One scenario on a copy of examples/ (stage dev narrowed to two of its three regions, the real Serverless
 CLI): the cold run happens once in the ``scenario`` fixture, then the tests build on it in file order:
-no-change re-run, a stale lock refused and broken, a failing package phase, a change to one service,
-``--tags rollout`` alone, a failing tenant and the resume of that run. Each test states which earlier
-steps it needs and is skipped (not failed) when one of them failed, so the first real failure stands out.
+no-change re-run, a stale lock refused and broken, a failing package phase, a change to one service (validated
+with ``-e validate_product=true`` and no validate_parameters: test tenants with generated ids), ``--tags rollout``
+alone, a failing tenant and the resume of that run. Each test states which earlier steps it needs and is skipped
+(not failed) when one of them failed, so the first real failure stands out.
 
 The server is this module's own (``tools/local-aws --port 0``): the example project owns moto's default
 account, and its call counts must not mix with other tests'.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,8 +64,10 @@ INIT_STACKS = {"network-baseline", "shared-observability"}
 TENANTS_PER_PRODUCT = 2
 FAILING_TENANT = "platform-core-dev-eu-west-1-1"
 RACE_PREFIX = "/multiregion/e2e-race"  # a lock of its own for the race of two lock takers
-# Seconds between record polls of the rollout (default 5): the local AWS completes records at once.
-FAST_POLLING = {"rollout_poll_delay": 0.2, "rollout_poll_max_delay": 1}
+# Seconds between record polls of the rollout and the validation (default 5): the local AWS completes records at once.
+FAST_POLLING = {"rollout_poll_delay": 0.2, "rollout_poll_max_delay": 1, "validate_poll_delay": 0.2, "validate_poll_max_delay": 1}
+# What the examples' products allow as TenantId (examples/products/*.yml), which the test tenants' generated ids must fit.
+EXAMPLE_TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,15}$")
 
 
 class Scenario:
@@ -286,13 +290,14 @@ def test_a_failing_package_phase_stops_the_run_records_why_and_releases_the_lock
 
 
 def test_a_change_to_one_service_makes_one_new_version_per_product_and_region(scenario: Scenario) -> None:
+    """... and -e validate_product=true, with no validate_parameters, validates each new version with a test tenant."""
     scenario.require("cold")
     keys_before, versions_before = scenario.all_keys(), scenario.versions()
     tenants_before = scenario.tenants()
     # inventory is in both products, so both get a new version in both regions.
     change_handler(scenario.project, "services/inventory/inventory/jobs.py", "inventory v2")
 
-    run = scenario.deploy("one-service")
+    run = scenario.deploy("one-service", validate_product=True)
 
     assert run.returncode == 0, run.explain()
     versions_after, latest = scenario.versions(), scenario.latest()
@@ -312,9 +317,32 @@ def test_a_change_to_one_service_makes_one_new_version_per_product_and_region(sc
         assert {name for name, e in packaging.items() if e["status"] == "packaged"} == {"inventory"}
         assert {name for name, e in packaging.items() if e["uploaded"]} == {"inventory"} | set(DEFINITIONS)
         assert {e["status"] for e in entries(document, "catalog", region=region)} == {"created"}
-    assert writes(scenario.calls["one-service"]).get("servicecatalog:CreateProvisioningArtifact") == len(PRODUCTS) * len(REGIONS)
-    assert scenario.tenants() == tenants_before, "no rollout without update_product or --tags rollout"
+    counted = writes(scenario.calls["one-service"])
+    assert counted.get("servicecatalog:CreateProvisioningArtifact") == len(PRODUCTS) * len(REGIONS)
+    assert scenario.tenants() == tenants_before, "no rollout without update_product or --tags rollout, no test tenant left"
+    assert_validated_with_generated_tenant_ids(scenario, run, document, counted)
     scenario.done.add("one-service")
+
+
+def assert_validated_with_generated_tenant_ids(scenario: Scenario, run: PlaybookRun, document: Dict[str, Any], counted: Dict[str, int]) -> None:
+    """Each region's new versions passed a test tenant that got a generated TenantId and is gone again."""
+    run_id = run_id_of(run)
+    assert document["run"]["phases_done"] == ["package", "catalog", "validate"]
+    for region in REGIONS:
+        validated = {e["product"]: (e["status"], e["tenant"]) for e in entries(document, "validation", region=region)}
+        assert validated == {f"{name}-{STAGE}": ("passed", f"validate-{name}-{run_id}") for name in DEFINITIONS}, validated
+    # One test tenant per product and region, each provisioned and terminated.
+    assert counted.get("servicecatalog:ProvisionProduct") == len(PRODUCTS) * len(REGIONS)
+    assert counted.get("servicecatalog:TerminateProvisionedProduct") == len(PRODUCTS) * len(REGIONS)
+    for region in REGIONS:
+        assert not [name for name in tenants(scenario.aws, region) if name.startswith("validate-")], f"a test tenant is left in {region}"
+    # The generated ids fit the products' pattern and differ per product and region (the module returns them).
+    tested = [item for result in run.results if result.task.startswith("Validate each product with a test tenant")
+              for item in result.result.get("results", [])]
+    tenant_ids = [item["parameters"]["TenantId"] for item in tested]
+    assert len(tenant_ids) == len(PRODUCTS) * len(REGIONS) and len(set(tenant_ids)) == len(tenant_ids), tested
+    assert all(EXAMPLE_TENANT_ID.fullmatch(tenant_id) for tenant_id in tenant_ids), tenant_ids
+    assert all(item["status"] == "passed" and item["terminated"] for item in tested)
 
 
 def test_rollout_alone_updates_every_tenant_to_the_version_in_ssm(scenario: Scenario) -> None:

@@ -3,6 +3,7 @@ tenant is gone at the end every time, and check mode writes nothing."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Dict
 
 import pytest
@@ -68,3 +69,29 @@ def test_failed_provisioning_is_reported_and_cleaned_up(aws_mock, seeded, capsys
     assert out["failed"] and "provisioning platform-core V2 failed" in out["msg"] and "Injected failure" in out["msg"]
     assert out["terminated"] is True
     assert tenants_left(seeder, region.product_id) == []
+
+
+def test_the_product_definition_alone_gives_the_test_tenant_a_tenant_id(aws_mock, seeded, capsys, tmp_path) -> None:
+    """No parameters: the definition's TenantId pattern is met by a generated id, the test tenant passes and is gone."""
+    seeder, region = seeded
+    definition = tmp_path / "platform-core.yml"
+    definition.write_text("nested_stacks: [{service: orders}]\n"
+                          "parameters:\n  TenantId: {Type: String, AllowedPattern: '^[a-z0-9][a-z0-9-]{2,15}$'}\n"
+                          "  TenantTier: {Type: String, Default: standard}\n"
+                          "test_tenant: {parameters: {TenantTier: premium}, expected_outputs: [TopicArn, Tier]}\n")
+    arguments = {"parameters": {}, "product_definition": str(definition), "run_id": "20261123T120000Z-1a2b3c"}
+    planned = run_module(arguments, capsys, check=True)
+    assert planned["status"] == "would_validate" and planned["parameters"]["TenantTier"] == "premium"
+    out = run_module(arguments, capsys)
+    assert out["status"] == "passed" and out["parameters"] == planned["parameters"], out
+    tenant_id = out["parameters"]["TenantId"]
+    assert re.fullmatch(r"v[0-9a-f]{15}", tenant_id) and out["outputs"]["Tier"] == "premium"
+    assert out["outputs"]["TopicArn"].endswith(f":tenant-{tenant_id}-premium")
+    assert tenants_left(seeder, region.product_id) == []
+
+    definition.write_text(definition.read_text().replace("^[a-z0-9][a-z0-9-]{2,15}$", "^[A-Z]{20}$"))
+    aws_mock.reset_calls()
+    refused = run_module(arguments, capsys)
+    assert refused["failed"] and refused["msg"] == (f"{definition}: no generated test tenant id fits the constraints of parameter TenantId; "
+                                                    f"declare test_tenant.parameters.TenantId in {definition}")
+    assert aws_mock.calls() == {}
