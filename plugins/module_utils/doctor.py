@@ -29,9 +29,7 @@ except ImportError:  # pragma: no cover - older controllers
     import sre_parse as regex_parser  # type: ignore[no-redef]
 
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging import sources
-from ansible_collections.multiregion.serverless.plugins.module_utils.product_template import ProductError, load_product
-
-DEFAULT_TENANT_PARAMETER = "TenantId"
+from ansible_collections.multiregion.serverless.plugins.module_utils.product_template import ProductError, load_product, tenant_parameter
 
 # CloudFormation's template quotas (Quotas page of the CloudFormation user guide): a template given by URL, as
 # Service Catalog gives nested templates, may be 1 MB; a stack may hold 500 resources.
@@ -206,8 +204,7 @@ class NameEvaluator:
         self.tenancy = tenancy
 
     def ref(self, name: str) -> NameValue:
-        tenant_parameter = self.tenancy.parameter if self.tenancy else None
-        if name == tenant_parameter:
+        if self.tenancy and name == self.tenancy.parameter:
             return NameValue("${" + name + "}", True, False, self.tenancy.max_length if self.tenancy else None)
         if name in self.parameters:
             return NameValue("${" + name + "}", False, False, parameter_max_length(self.parameters[name]))
@@ -573,12 +570,6 @@ def examine(units: Sequence[Unit], products: Mapping[str, Mapping[str, Any]], pr
 
 
 # ---------------------------------------------------------------------------------------------- the module's service
-
-
-def tenant_parameter(definition: Mapping[str, Any]) -> str:
-    """A product's tenant parameter: ``tenant_parameter:`` in its definition, default ``TenantId``."""
-    value = definition.get("tenant_parameter")
-    return value if isinstance(value, str) and value else DEFAULT_TENANT_PARAMETER
 
 
 def _relative(path: Optional[str], project_dir: str) -> str:

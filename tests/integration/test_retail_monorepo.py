@@ -98,7 +98,9 @@ def retail(module_local_aws, tmp_path_factory) -> Retail:
     bootstrap = scenario.runner.bootstrap(project, STAGE, REGIONS)
     assert bootstrap.returncode == 0, bootstrap.explain()
     scenario.seconds["bootstrap"] = round(time.monotonic() - started, 1)
-    scenario.deploy("cold", "create_missing_products=true")
+    # validate_product with no validate_parameters: the test tenant's TenantId is generated to fit the product's
+    # pattern and MaxLength (12 here, not the examples' 16).
+    scenario.deploy("cold", "create_missing_products=true", "validate_product=true", "validate_poll_delay=0.2", "validate_poll_max_delay=1")
     scenario.cold_keys = {region: bucket_keys(module_local_aws, BUCKETS[region], region) for region in REGIONS}
     return scenario
 
@@ -125,6 +127,10 @@ def test_cold_deploy_publishes_both_services_and_creates_the_product(retail: Ret
         assert "retail-dev" in portfolios
     document = ledger(retail.project, run_id_of(run))
     assert document["run"]["status"] == "succeeded"
+    assert {(entry["region"], entry["status"]) for entry in entries(document, "validation")} == {(region, "passed") for region in REGIONS}
+    for region in REGIONS:
+        left = retail.aws.client("servicecatalog", region).scan_provisioned_products(AccessLevelFilter={"Key": "Account", "Value": "self"})
+        assert not [item["Name"] for item in left["ProvisionedProducts"] if item["Name"].startswith("validate-")]
     for region in REGIONS:
         packaged = entries(document, "packaging", region=region, kind="service")
         assert {entry["service"]: entry["status"] for entry in packaged} == {folder: "packaged" for folder in SERVICES}
