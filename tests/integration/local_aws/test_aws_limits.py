@@ -328,3 +328,14 @@ def test_integrations_that_need_a_uri_and_a_method_are_refused_without_them(aws,
     with pytest.raises(ClientError) as refused:
         apigw.put_integration(restApiId=api_id, resourceId=root, httpMethod="POST", **arguments)
     assert error_of(refused) == ("BadRequestException", 400, message)
+
+
+def test_the_project_doctor_and_the_local_aws_agree_on_every_limit_both_know() -> None:
+    """Two tables from two sources (the collection's doctor, the local AWS's enforcement): a disagreement is a bug in one."""
+    from ansible_collections.multiregion.serverless.plugins.module_utils.doctor import PHYSICAL_NAMES
+    from local_aws.aws_limits import RESOURCE_TYPES
+
+    shared = sorted(set(PHYSICAL_NAMES) & set(RESOURCE_TYPES))
+    assert len(shared) >= 7, shared  # role, policy, function, table, queue, topic, log group, bucket
+    assert {resource: PHYSICAL_NAMES[resource].limit for resource in shared} == {
+        resource: LIMITS[RESOURCE_TYPES[resource]].max_length for resource in shared}
