@@ -38,7 +38,8 @@ TENANT_PRODUCT = "tenant-core"
 TENANT_PRODUCT_SERVICES = 3
 # The product holding every service (no tenants): its template is what the catalog diff works on.
 PLATFORM_PRODUCT = "platform-all"
-TENANT_PARAMETERS = {"TenantId": {"Type": "String", "Description": "Lower-case tenant identifier"}}
+# Bounded, as the project doctor asks: the function names end in it.
+TENANT_PARAMETERS = {"TenantId": {"Type": "String", "MaxLength": 16, "Description": "Lower-case tenant identifier"}}
 
 
 @dataclass(frozen=True)

@@ -292,9 +292,12 @@ def name_findings(unit: Unit, template: Mapping[str, Any]) -> List[Finding]:
         if value is not None:
             named.append((f"Outputs.{output_id}", "Export", EXPORT, value))
     findings = []
+    unbounded: List[str] = []
     for logical_id, type_name, physical, expression in named:
         value = evaluator.evaluate(expression)
         where = f"{logical_id} ({type_name}) {physical.prop}"
+        if unit.tenancy and unit.tenancy.max_length is None and physical.limit and "${" + unit.tenancy.parameter + "}" in value.text:
+            unbounded.append(logical_id)
         if physical.limit and value.max_length is not None and value.max_length > physical.limit:
             tenant_note = f" with {unit.tenancy.parameter} at its longest ({unit.tenancy.max_length})" if (
                 unit.tenancy and unit.tenancy.max_length and unit.tenancy.parameter in value.text) else ""
@@ -318,6 +321,13 @@ def name_findings(unit: Unit, template: Mapping[str, Any]) -> List[Finding]:
                 "shared-name", unit.name, unit.file, where,
                 f"{unit.kind} {unit.name} (product {products}): {where} '{value.text}' is {scope} but does not hold the region, so "
                 f"one tenant provisioned in two regions collides with itself: add {{Ref: AWS::Region}} to it"))
+    if unbounded:
+        products = ", ".join(unit.tenancy.products)
+        findings.append(Finding(
+            "name-unbounded", unit.name, unit.file, unit.tenancy.parameter,
+            f"{unit.kind} {unit.name}: the names of {', '.join(unbounded)} are built from {unit.tenancy.parameter}, which nothing bounds in "
+            f"product {products} (no MaxLength, bounded AllowedPattern or AllowedValues), so a long tenant id makes AWS refuse them: "
+            f"set MaxLength on {unit.tenancy.parameter} in the product's parameters"))
     return findings
 
 
@@ -419,7 +429,7 @@ def product_tenancies(products: Mapping[str, Mapping[str, Any]], tenant_paramete
 
 
 def tenant_parameter_findings(products: Mapping[str, Mapping[str, Any]], tenant_parameter_of: Any, files: Mapping[str, str]) -> List[Finding]:
-    """A product whose tenant parameter is missing or unbounded: names built from it cannot be checked against AWS's limits."""
+    """A product without its tenant parameter: its tenants cannot get names of their own."""
     findings = []
     for product, definition in sorted(products.items()):
         parameter = tenant_parameter_of(definition)
@@ -430,11 +440,6 @@ def tenant_parameter_findings(products: Mapping[str, Mapping[str, Any]], tenant_
                 "tenant-parameter", product, file, parameter,
                 f"product {product} has no parameter {parameter}, so its tenants cannot get names of their own: declare it "
                 f"under parameters (Type: String, MaxLength: ...), or name the product's tenant parameter with tenant_parameter:"))
-        elif parameter_max_length(declaration) is None:
-            findings.append(Finding(
-                "tenant-parameter", product, file, parameter,
-                f"product {product}: parameter {parameter} has no MaxLength (nor a bounded AllowedPattern or AllowedValues), so names "
-                "built from it can exceed AWS's limits: set MaxLength"))
     return findings
 
 
@@ -506,12 +511,20 @@ def satisfies(version: str, version_range: str) -> Optional[bool]:
     return False
 
 
+# The packagers known to judge frameworkVersion, by their package name: both with node-semver's satisfies
+# (serverless 3 lib/classes/service.js; osls the same, on its version coerced).
+FRAMEWORK_VERSION_JUDGES = ("serverless", "osls")
+
+
 def framework_version_findings(units: Sequence[Tuple[str, str, str, Any]], packager: str) -> List[Finding]:
     """``frameworkVersion`` values the packager (``serverless@3.40.0``, ``osls@4.3.1``) refuses.
 
-    ``units`` are ``(kind, name, file, frameworkVersion)``; a unit without one is not checked (the packagers skip it too).
+    ``units`` are ``(kind, name, file, frameworkVersion)``; a unit without one is not checked (the packagers skip it too),
+    nor is any unit of a packager that is not known to judge it (a wrapper, a stand-in): its rule is its own.
     """
     package, version = packager.split("@", 1) if "@" in packager else (packager, "")
+    if package not in FRAMEWORK_VERSION_JUDGES:
+        return []
     findings = []
     for kind, name, file, wanted in units:
         if wanted in (None, ""):

@@ -22,8 +22,8 @@ description:
     A resource every tenant should share belongs in an init stack, not in a per-tenant product; the message says so.
   - Names that can exceed AWS's limits (IAM role 64, Lambda function 64, S3 bucket 63, SQS queue 80, ...), with the
     tenant parameter at its longest (its C(MaxLength), or what its C(AllowedPattern) or C(AllowedValues) allow).
-  - Templates over CloudFormation's limits (1 MB by URL, 500 resources) and products whose tenant parameter is missing
-    or unbounded.
+  - Templates over CloudFormation's limits (1 MB by URL, 500 resources), names built from a tenant parameter nothing
+    bounds (no C(MaxLength)), and products without their tenant parameter.
   - The C(frameworkVersion) check runs earlier, in M(multiregion.serverless.sls_package), before any packaging.
   - Reads local files only; never talks to AWS.
 author:
@@ -104,7 +104,7 @@ findings:
   elements: dict
   contains:
     check:
-      description: C(code-bucket), C(shared-name), C(name-too-long), C(template-size), C(template-resources) or C(tenant-parameter).
+      description: C(code-bucket), C(shared-name), C(name-too-long), C(name-unbounded), C(template-size), C(template-resources) or C(tenant-parameter).
       type: str
       sample: shared-name
     unit:

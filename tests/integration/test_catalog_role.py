@@ -231,5 +231,5 @@ def test_missing_products_are_an_error_unless_allowed(stage):
     published = stage.publish({})
     output = stage.play(published, create=False, limit=["us-east-1"], expect_failure=True)
     failures = [result.get("msg", "") for play in output["plays"] for task in play["tasks"] for result in task["hosts"].values()]
-    assert any("product 'platform-core' does not exist in us-east-1" in message and "catalog_create_missing_products" in message for message in failures)
+    assert any("product 'platform-core' does not exist in us-east-1" in message and "-e create_missing_products=true" in message for message in failures)
     assert all(value == "ResourceNotFoundException" for value in stage.snapshot().values())

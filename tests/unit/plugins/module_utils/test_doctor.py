@@ -165,15 +165,22 @@ def test_templates_over_500_resources_or_1_mb_are_reported(tmp_path):
 # ---- products and their tenant parameter
 
 
-def test_products_without_a_bounded_tenant_parameter_are_reported():
+def test_names_built_from_an_unbounded_tenant_parameter_are_one_finding_per_service(tmp_path):
+    document = template({"A": function({"Fn::Sub": "a-${TenantId}"}), "B": function({"Fn::Sub": "b-${TenantId}"})})
+    [finding] = doctor.check_unit(unit(tmp_path, document, tenancy=Tenancy(("storefront",), "TenantId", None)))
+    assert finding.check == "name-unbounded" and "the names of A, B are built from TenantId, which nothing bounds" in finding.message
+    assert "set MaxLength on TenantId" in finding.message
+
+
+def test_products_without_their_tenant_parameter_are_reported():
     products = {
         "good": {"parameters": {"TenantId": {"Type": "String", "MaxLength": 12}}, "nested_stacks": [{"service": "a"}]},
         "unbounded": {"parameters": {"TenantId": {"Type": "String"}}, "nested_stacks": [{"service": "a"}]},
         "renamed": {"tenant_parameter": "CustomerId", "parameters": {"TenantId": {"MaxLength": 5}}, "nested_stacks": [{"service": "b"}]},
     }
     findings = doctor.tenant_parameter_findings(products, doctor.tenant_parameter, {})
-    assert [(finding.unit, finding.resource) for finding in findings] == [("renamed", "CustomerId"), ("unbounded", "TenantId")]
-    assert "has no MaxLength" in findings[1].message and "has no parameter CustomerId" in findings[0].message
+    assert [(finding.unit, finding.resource) for finding in findings] == [("renamed", "CustomerId")]
+    assert "has no parameter CustomerId" in findings[0].message
     tenancies = doctor.product_tenancies(products, doctor.tenant_parameter)
     assert tenancies[("service", "a")] == Tenancy(("good", "unbounded"), "TenantId", 12)
     assert tenancies[("service", "b")].parameter == "CustomerId"
@@ -190,6 +197,10 @@ def test_products_without_a_bounded_tenant_parameter_are_reported():
 ])
 def test_framework_version_ranges(version, wanted, verdict):
     assert satisfies(version, wanted) is verdict
+
+
+def test_a_packager_not_known_to_judge_framework_version_is_not_second_guessed():
+    assert framework_version_findings([("service", "orders", "services/orders/serverless.yml", ">=3 <5")], "fake-sls@1.0.0") == []
 
 
 def test_a_framework_version_osls_refuses_names_service_file_and_fix():
