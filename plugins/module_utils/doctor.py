@@ -17,7 +17,6 @@ catches the two disagreeing.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ except ImportError:  # pragma: no cover - older controllers
     import sre_parse as regex_parser  # type: ignore[no-redef]
 
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging import sources
+from ansible_collections.multiregion.serverless.plugins.module_utils.sls_template import read_template
 from ansible_collections.multiregion.serverless.plugins.module_utils.product_template import ProductError, load_product, tenant_parameter
 
 # CloudFormation's template quotas (Quotas page of the CloudFormation user guide): a template given by URL, as
@@ -376,8 +376,7 @@ CHECKS = (code_findings, name_findings, template_limit_findings)
 
 def check_unit(unit: Unit) -> List[Finding]:
     """Every finding of one packaged template."""
-    with open(unit.template_path, encoding="utf-8") as handle:
-        template = json.load(handle)
+    template = read_template(unit.template_path)
     findings: List[Finding] = []
     for check in CHECKS:
         findings.extend(check(unit, template))
