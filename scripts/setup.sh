@@ -29,7 +29,9 @@ if [ "$(cat "$stamp_dir/requirements" 2>/dev/null)" != "$want" ]; then
   say "installing Python requirements (first run takes about a minute)"
   # uv installs the same pins several times faster than pip (parallel downloads and unpacking); the
   # bytecode is compiled at install, as pip does, because every Ansible module run imports boto3 anew.
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check "$uv_requirement"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "$uv_requirement" 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" || true
+  [ -x .venv/bin/uv ] || { echo "setup: could not install $uv_requirement into .venv" >&2; exit 1; }
   .venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python -r requirements.txt
   .venv/bin/python -m pip check >/dev/null || { .venv/bin/python -m pip check >&2; exit 1; }
   echo "$want" > "$stamp_dir/requirements"
