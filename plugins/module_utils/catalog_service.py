@@ -68,6 +68,7 @@ def catalog_request(params: Mapping[str, Any], entry: Mapping[str, Any], region:
         product_distributor=merged["product_distributor"],
         product_support_email=merged["product_support_email"],
         product_tags=merged["product_tags"] or {},
+        local_copies=params.get("template_local_copies") or {},
         stage=merged["stage"],
         keep_active_versions=merged["keep_active_versions"],
         version_limit=merged["version_limit"],

@@ -101,6 +101,9 @@ class CatalogRequest:
     check_mode: bool = False
     diff: bool = False
     diff_limit: int = DEFAULT_DIFF_LIMIT
+    # {S3 URL: local file} of templates the package phase publishes (content-addressed keys: the same bytes), read
+    # instead of S3; a check run needs them for the templates it would upload.
+    local_copies: Dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -202,6 +205,11 @@ class CatalogVersioner:
         location = parse_s3_url(url)
         if owned:
             self.check_bucket_owner(location.bucket, what)
+        local = self.request.local_copies.get(url)
+        if local and os.path.isfile(local):
+            with open(local, "rb") as handle:
+                body = handle.read()
+            return self._text(body, what, url)
         owner = self.request.expected_bucket_owner if owned else None
         try:
             body = self.s3.get_bytes(location.bucket, location.key, owner, resource=url)
@@ -211,6 +219,10 @@ class CatalogVersioner:
             if not owned:
                 raise
             raise CatalogError(f"{what} {url} is not readable as the stage's account {owner}: {exc.code}; nothing was written") from None
+        return self._text(body, what, url)
+
+    @staticmethod
+    def _text(body: bytes, what: str, url: str) -> str:
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError:

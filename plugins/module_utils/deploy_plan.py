@@ -507,6 +507,8 @@ def check_resume(runs_dir: str, run_id: Any, plan: Dict[str, Any]) -> List[str]:
         raise PlanError(f"resume={run_id}: no such run (no ledger at {path})") from None
     except (ValueError, AttributeError):
         raise PlanError(f"resume={run_id}: the ledger at {path} is not a run ledger") from None
+    if run.get("check_mode"):
+        raise PlanError(f"resume={run_id} is a check run (--check): it did nothing to resume; run without resume")
     for key in ("stage", "account_id", "ssm_prefix"):
         recorded = run.get(key)
         # Ledgers written before the account and prefix were recorded carry the stage only.

@@ -46,6 +46,7 @@ def package_results(packaged: Mapping[str, Any], region: str, account_id: Option
         "services": {item["name"]: item for item in services},
         "init_stacks": {item["name"]: item for item in stacks},
         "template_urls": published.get("template_urls"),
+        "local_copies": published.get("local_copies") or {},
         "products": published.get("products"),
         "packaged": packaged.get("packaged"),
         "cached": packaged.get("cached"),

@@ -207,8 +207,8 @@ def render_products(
     after the nested templates.
 
     ``nested`` is ``nested_from_packages`` of the packages being published. Each rendered template is written to
-    ``<output_dir>/<product>/<sha256>.json``; without ``output_dir`` (check mode) it is rendered in memory only
-    and its object has no ``path``.
+    ``<output_dir>/<product>/<sha256>.json``; without ``output_dir`` it is rendered in memory only and its
+    object has no ``path``.
     """
     files_by_url = {value["url"]: value["path"] for value in nested.values() if value["path"]}
     rendered: Dict[str, Dict[str, Any]] = {}

@@ -46,8 +46,8 @@ def read_previous(path: str) -> Optional[Dict[str, Any]]:
 
 
 def _write(params: Mapping[str, Any], run: Mapping[str, Any], ledger_text: str, report: str, result: Dict[str, Any],
-           client: Callable[[str], Any], region: Optional[str]) -> Optional[Failure]:
-    """Write the ledger and report locally and to the bucket; the failure, or None."""
+           client: Callable[[str], Any], region: Optional[str], check_mode: bool = False) -> Optional[Failure]:
+    """Write the ledger and report locally and (unless in check mode) to the bucket; the failure, or None."""
     run_dir = naming.run_dir(params["runs_dir"], run["run_id"])
     try:
         os.makedirs(run_dir, exist_ok=True)
@@ -56,7 +56,7 @@ def _write(params: Mapping[str, Any], run: Mapping[str, Any], ledger_text: str, 
     except OSError as exc:
         message = f"cannot write the ledger of run {run['run_id']} to {run_dir}: {exc}"
         return lambda result: ServiceFailure(message, **result)
-    if not params["bucket"]:
+    if not params["bucket"] or check_mode:
         return None
     prefix = naming.run_object_prefix(run["stage"], run["run_id"])
     s3 = client("s3")
@@ -73,18 +73,24 @@ def _write(params: Mapping[str, Any], run: Mapping[str, Any], ledger_text: str, 
 
 def _ledger(params: Mapping[str, Any], run: Dict[str, Any], result: Dict[str, Any], check_mode: bool,
             client: Callable[[str], Any], region: Optional[str]) -> Optional[Failure]:
-    """Build the ledger into ``result`` and (unless in check mode) write it; the failure, or None."""
+    """Build the ledger into ``result`` and write it; the failure, or None.
+
+    A check run writes its ledger and report to the local runs folder only (they are its plan, and local files are
+    not the managed system), marked ``run.check_mode`` so that no run ever resumes it.
+    """
     try:
         previous = read_previous(result["ledger_path"])
     except (OSError, ValueError) as exc:
         message = f"cannot read the earlier ledger of run {run['run_id']} at {result['ledger_path']}: {exc}"
         return lambda result: ServiceFailure(message, **result)
+    if previous and (previous.get("run") or {}).get("check_mode"):
+        previous = None  # a check run's plan is not work done: nothing of it carries over
     ledger = build_ledger(run, entries_from_target_results(params["region_results"], run.get("account_id")), previous)
+    if check_mode:
+        ledger["run"]["check_mode"] = True
     report = render_markdown(ledger)
     result.update(summary=summary_table(ledger), failures=failures(ledger), stats=awx_stats(ledger), ledger=ledger)
-    if check_mode:
-        return None
-    return _write(params, run, json.dumps(ledger, indent=2, sort_keys=True) + "\n", report, result, client, region)
+    return _write(params, run, json.dumps(ledger, indent=2, sort_keys=True) + "\n", report, result, client, region, check_mode)
 
 
 def report_run(params: Mapping[str, Any], check_mode: bool, client: Callable[[str], Any], region: Optional[str] = None) -> Dict[str, Any]:
@@ -93,7 +99,8 @@ def report_run(params: Mapping[str, Any], check_mode: bool, client: Callable[[st
         if not params["run"].get(field):
             raise ServiceFailure(f"run.{field} is required")
     run = settle_run(params["run"], params["region_results"])
-    result: Dict[str, Any] = dict(changed=not check_mode, ledger_path=naming.ledger_path(params["runs_dir"], run["run_id"]),
+    # changed in check mode too: the run would write the ledger and report objects and release the lock.
+    result: Dict[str, Any] = dict(changed=True, ledger_path=naming.ledger_path(params["runs_dir"], run["run_id"]),
                                   report_path=naming.report_path(params["runs_dir"], run["run_id"]))
     failure = _ledger(params, run, result, check_mode, client, region)
     if params["lock_ssm_prefix"]:

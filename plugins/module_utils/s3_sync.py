@@ -179,6 +179,14 @@ def check_request(request: PublishRequest, region: Optional[str]) -> None:
         raise ServiceFailure(REGION_REQUIRED)
 
 
+def local_copies(nested: Mapping[Any, Mapping[str, Any]], products: Mapping[str, Mapping[str, Any]]) -> Dict[str, str]:
+    """``{url: local file}`` of every template this call publishes (or would): the keys are content-addressed, so
+    the file holds the bytes at the URL, and a reader (the catalog's check and diff) need not wait for S3."""
+    copies = {value["url"]: value["path"] for value in nested.values() if value.get("path")}
+    copies.update({value["url"]: value["path"] for value in products.values() if value.get("path")})
+    return copies
+
+
 def publish(apis: AwsApis, request: PublishRequest) -> Dict[str, Any]:
     """Publish the request's objects and product templates into its bucket; the module result."""
     region = apis.region or ""
@@ -188,14 +196,17 @@ def publish(apis: AwsApis, request: PublishRequest) -> Dict[str, Any]:
     def url_of(key: str) -> str:
         return regional_s3_url(bucket, key, region)
 
-    result: Dict[str, Any] = dict(changed=False, bucket=bucket, uploaded=[], skipped=[], products={}, template_urls={})
+    result: Dict[str, Any] = dict(changed=False, bucket=bucket, uploaded=[], skipped=[], products={}, template_urls={}, local_copies={})
     try:
         nested_objects = dedupe_objects(objects_from_packages(request.packages) + list(request.files))
         nested = nested_from_packages(request.packages, url_of)
         result["template_urls"] = {f"{kind}/{name}": value["url"] for (kind, name), value in nested.items()}
-        output_dir = None if request.check_mode else request.products_output_dir  # check mode renders in memory only
-        rendered, product_objects = render_products(request.products, nested, url_of, request.stage or "", request.excluded_services, output_dir)
+        # Rendered to the build folder in check mode too (a local file, not the managed system): the catalog's
+        # check reads what this run would publish from there.
+        rendered, product_objects = render_products(request.products, nested, url_of, request.stage or "", request.excluded_services,
+                                                    request.products_output_dir)
         result["products"] = rendered
+        result["local_copies"] = local_copies(nested, rendered)
         # Products go last: a product template is only published once every object it points at is.
         for batch in (nested_objects, dedupe_objects(product_objects)):
             outcome = sync_objects(s3, bucket, request.expected_bucket_owner, batch, request.check_mode, request.concurrency,

@@ -183,6 +183,15 @@ options:
     description: In diff mode, each side of the template diff is cut to this many characters, with a marker.
     type: int
     default: 65536
+  template_local_copies:
+    description:
+      - Local files holding the templates at the given S3 URLs, read instead of S3 (the product template and its
+        nested templates). The package phase publishes under content-addressed keys, so a file it names holds
+        exactly the bytes at its URL; its C(local_copies) result is meant for this option.
+      - In check mode of a whole deploy the templates this run would upload are not in S3 yet; with their local
+        copies the check compares and diffs them like the real run will.
+    type: dict
+    default: {}
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
   multiregion.serverless.aws, multiregion.serverless.stage, multiregion.serverless.portfolio, multiregion.serverless.bucket_owner]
 attributes:
@@ -412,6 +421,7 @@ ARGUMENT_SPEC = merged(
     version_limit=dict(type="int", default=100),
     prune_versions=dict(type="bool", default=False),
     diff_max_chars=dict(type="int", default=65536),
+    template_local_copies=dict(type="dict", default={}),
 )
 
 

@@ -63,7 +63,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Builds and returns the report without writing a file or an object.
+    description: >-
+      Builds the ledger and report and writes them to the local runs folder only (the check run's plan, marked
+      C(run.check_mode), never resumable); no object is written and the lock is not released. Reports C(changed) as
+      the run would.
   diff_mode:
     support: none
     description: The report is the output; there is no before and after to diff.

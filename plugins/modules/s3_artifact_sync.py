@@ -85,7 +85,9 @@ extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.mo
 attributes:
   check_mode:
     support: full
-    description: Heads the objects and reports what would be uploaded; renders product templates in memory only.
+    description: >-
+      Heads the objects and reports what would be uploaded; product templates are still rendered to
+      O(products_output_dir) (a local file, not the managed system), so the catalog's check can read them.
   diff_mode:
     support: none
     description: Nothing is compared; the returned keys and statuses say what changed.
@@ -136,13 +138,22 @@ template_urls:
   returned: always
   type: dict
   sample: {service/orders: "https://mrs-artifacts-dev-eu-west-1.s3.eu-west-1.amazonaws.com/serverless/orders/dev/templates/2f9d.json"}
+local_copies:
+  description:
+    - The local file holding each template this call publishes (or in check mode would), by its S3 URL; keys are
+      content-addressed, so the file has the bytes at the URL.
+    - For the O(multiregion.serverless.catalog_artifact_version#module:template_local_copies) option.
+  returned: always
+  type: dict
+  sample:
+    "https://mrs-artifacts-dev-eu-west-1.s3.eu-west-1.amazonaws.com/serverless/orders/dev/templates/2f9d.json": /srv/build/orders/out/template.json
 products:
   description: The rendered product templates, by product name.
   returned: always
   type: dict
   contains:
     path:
-      description: The rendered template on disk (absent in check mode).
+      description: The rendered template on disk (written in check mode too).
       type: str
       sample: /srv/build/dev/eu-west-1/products/platform-core/5e1c.json
     key:

@@ -28,7 +28,9 @@ description:
     absolute path of O(project_dir) or O(build_root) fails the service, naming where.
   - A content cache skips a service whose inputs (its files, the files its config reads with C(${file(...)}),
     O(extra_inputs), stage, region, packager binary and version) are unchanged since its last successful
-    packaging; its cached result is returned and nothing counts as changed.
+    packaging; its cached result is returned.
+  - The module reports C(changed=false) whatever it packaged, in check mode too, because it writes only the local
+    build folder, never AWS. The upload task that follows reports the objects a new package makes it write.
   - O(max_parallel_packagings) caps the packagings running at once across every process that shares
     O(slots_dir), i.e. across all region hosts of a run.
   - With O(init_dir), the init stacks of its C(serverless-compose.yml) are packaged too, in one
@@ -142,7 +144,10 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Reports which services would be packaged (cache misses) without running the CLI or writing files.
+    description: >-
+      Packages exactly as without check mode: packaging writes only the local build folder (the content cache), not
+      the managed system, and the upload, catalog and rollout checks that follow need the packaged templates to
+      tell what the run would do. The run that follows a check run finds the packages in the cache.
   diff_mode:
     support: none
     description: Nothing is compared; the returned keys and statuses say what changed.
@@ -193,15 +198,15 @@ services:
       type: str
       sample: service
     status:
-      description: C(packaged), C(cached) (inputs unchanged, nothing run) or, in check mode, C(would_package).
+      description: C(packaged) or C(cached) (inputs unchanged, nothing run), in check mode too.
       type: str
       sample: packaged
     changed:
-      description: Whether this service was (or would be) packaged.
+      description: Whether this service was packaged by this call (not taken from the cache).
       type: bool
       sample: true
     template_path:
-      description: The content-addressed template (absent with C(would_package)).
+      description: The content-addressed template.
       type: str
       sample: /srv/build/dev/eu-west-1/services/orders/out/template.json
     template_sha256:
@@ -334,7 +339,7 @@ ARGUMENT_SPEC = dict(
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        module.exit_json(**package_target(module.params, module.check_mode, module.log, module.warn))
+        module.exit_json(**package_target(module.params, module.log, module.warn))
     except PackagingFailed as exc:
         module.fail_json(msg=str(exc), **exc.result)
 

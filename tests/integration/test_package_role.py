@@ -142,19 +142,21 @@ def assert_published_closure(run: Run, region: str, results: dict) -> None:
 
 def test_three_regions_check_apply_idempotent_then_one_handler_changes(example_run):
     run = example_run
-    # Check mode: reports work, writes nothing.
-    stats, results = run.play("--check")
+    # Check mode: packages locally (the build folder is not the managed system), reports the uploads, writes no AWS.
+    stats, checked = run.play("--check")
     assert all(stats[region]["changed"] > 0 for region in REGIONS)
     assert all(run.keys(region) == set() for region in REGIONS)
-    assert not (run.build / "dev").exists() or not any((run.build / "dev").rglob("template.json"))
+    assert all(checked[region]["uploaded"] > 0 for region in REGIONS)
 
-    # Apply.
+    # Apply: the check run's packages come from the cache, and exactly the objects it named are uploaded.
     stats, results = run.play()
     assert all(stats[region]["changed"] > 0 for region in REGIONS)
     for region in REGIONS:
         assert results[region]["excluded"] == ["legacy-reports"]
-        assert sorted(results[region]["packaged"]) == sorted(["authorizer", "e2e-fixtures", "inventory", "notifications", "orders",
+        assert results[region]["packaged"] == [] and sorted(results[region]["cached"]) == sorted(checked[region]["packaged"])
+        assert sorted(checked[region]["packaged"]) == sorted(["authorizer", "e2e-fixtures", "inventory", "notifications", "orders",
                                                               "payments", "network-baseline", "shared-observability"])
+        assert results[region]["uploaded_keys"] == checked[region]["uploaded_keys"] and run.keys(region) == set(checked[region]["uploaded_keys"])
         assert_published_closure(run, region, results[region])
     # Same source, different regions: same ZIP keys, region-specific templates.
     orders = {region: results[region]["services"]["orders"] for region in REGIONS}
@@ -191,11 +193,12 @@ def test_osls_packages_one_service_check_apply_idempotent(local_aws, tmp_path):
     run = Run(local_aws, tmp_path, regions=["eu-west-1"], extra_vars={
         "package_sls_binary": str(REPO / "node_modules/osls/bin/serverless.js"), "package_services": ["orders"],
         "package_init_stacks": False, "package_products": False})
-    stats, _results = run.play("--check")
+    stats, checked = run.play("--check")
     assert stats["eu-west-1"]["changed"] > 0 and run.keys("eu-west-1") == set()
+    assert checked["eu-west-1"]["services"]["orders"]["status"] == "packaged"  # locally, by osls
     stats, results = run.play()
     orders = results["eu-west-1"]["services"]["orders"]
-    assert orders["framework"].startswith("osls@") and orders["status"] == "packaged"
+    assert orders["framework"].startswith("osls@") and orders["status"] == "cached"
     assert {orders["template_key"], orders["artifacts"][0]["s3_key"]} <= run.keys("eu-west-1")
     for args in (["--check"], []):
         stats, again = run.play(*args)

@@ -42,7 +42,6 @@ class PackagingContext:
     locks_dir: str
     env: Dict[str, str]
     timeout: Optional[float] = None
-    check_mode: bool = False
     log: Callable[[str], None] = lambda _message: None
     extra_skip: List[str] = field(default_factory=list)
     extra_inputs: List[str] = field(default_factory=list)
@@ -134,9 +133,6 @@ def package_service(name: str, source_dir: str, packager: Packager, ctx: Packagi
         ctx.log(f"{name} ({ctx.region}): unchanged, cached packaging reused")
         return _cached(cached["result"])
     result = _base_result(name, "service", ctx, packager, digest)
-    if ctx.check_mode:
-        ctx.log(f"{name} ({ctx.region}): would be packaged")
-        return dict(result, status="would_package", changed=True)
 
     def _package() -> Dict[str, Any]:
         # The copy is only links, made before taking a slot: slots bound the packager runs, not file work.
@@ -214,8 +210,6 @@ def package_init_stacks(init_dir: str, packager: ComposePackager, ctx: Packaging
     if cached and cached.get("input_digest") == digest and cached_results and all(_cached_result_intact(item) for item in cached_results):
         ctx.log(f"init stacks ({ctx.region}): unchanged, cached packaging reused")
         return [_cached(item) for item in cached_results]
-    if ctx.check_mode:
-        return [dict(_base_result(stack, "init", ctx, packager, digest), status="would_package", changed=True) for stack in stacks]
 
     env = packager.environment(ctx.env, ctx.build_root)
     workdir = prepare_working_copy(ctx.project_dir, init_dir, os.path.join(root, "src"), ctx.extra_skip)

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The service behind the ``sls_package`` module: check the options, package one deploy target, shape the result.
 
-``package_target(params, check_mode, log, warn)`` returns the module's result or raises ``PackagingFailed``
+``package_target(params, log, warn)`` returns the module's result or raises ``PackagingFailed``
 holding the message and the partial result; the module only builds itself and exits or fails.
 """
 
@@ -83,14 +83,12 @@ def ignore_build_folder(build_root: str) -> None:
             handle.write(naming.BUILD_FOLDER_GITIGNORE)
 
 
-def _progress_log(path: str, check_mode: bool, log: Callable[[str], None]) -> Callable[[str], None]:
-    """One line per finished packaging to the module's log and, unless in check mode, to ``path``."""
+def _progress_log(path: str, log: Callable[[str], None]) -> Callable[[str], None]:
+    """One line per finished packaging to the module's log and to ``path``."""
     lock = threading.Lock()
 
     def write(message: str) -> None:
         log(LOG_PREFIX + message)
-        if check_mode:
-            return
         with lock:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "a", encoding="utf-8") as handle:
@@ -99,16 +97,20 @@ def _progress_log(path: str, check_mode: bool, log: Callable[[str], None]) -> Ca
     return write
 
 
-def summary(region: str, result: Dict[str, Any], check_mode: bool) -> str:
-    verb = "would be packaged" if check_mode else "packaged"
+def summary(region: str, result: Dict[str, Any]) -> str:
     services, stacks = result["services"], result["init_stacks"]
-    return (f"{region}: {len([s for s in services if s['changed']])} of {len(services)} services {verb}"
-            f", {len([s for s in stacks if s['changed']])} of {len(stacks)} init stacks {verb}"
+    return (f"{region}: {len([s for s in services if s['changed']])} of {len(services)} services packaged"
+            f", {len([s for s in stacks if s['changed']])} of {len(stacks)} init stacks packaged"
             f", {len(result['cached'])} unchanged")
 
 
-def package_target(params: Mapping[str, Any], check_mode: bool, log: Callable[[str], None], warn: Callable[[str], None]) -> Dict[str, Any]:
-    """Package the services (and init stacks) of one stage and region; the ``sls_package`` result."""
+def package_target(params: Mapping[str, Any], log: Callable[[str], None], warn: Callable[[str], None]) -> Dict[str, Any]:
+    """Package the services (and init stacks) of one stage and region; the ``sls_package`` result.
+
+    The same in check mode: packaging writes only the local build folder, never the managed system (AWS), so
+    a check run packages for real and the upload, catalog and rollout checks that follow see what the run would
+    publish. For the same reason ``changed`` is always false; the tasks that write AWS report the changes.
+    """
     _checked(params)
     stage, region = params["stage"], params["region"]
     project_dir = os.path.abspath(params["project_dir"])
@@ -116,11 +118,11 @@ def package_target(params: Mapping[str, Any], check_mode: bool, log: Callable[[s
         raise PackagingFailed(f"project_dir is not a directory: {project_dir}")
     services_dir = params["services_dir"] or os.path.join(project_dir, "services")
     build_root = os.path.abspath(params["build_root"] or naming.default_build_root(project_dir))
-    if not check_mode and not params["build_root"]:
+    if not params["build_root"]:
         ignore_build_folder(build_root)
     work_dir = naming.target_build_dir(build_root, stage, region)
     slots_dir = params["slots_dir"] or naming.default_slots_dir(build_root)
-    progress = _progress_log(params["progress_file"] or os.path.join(work_dir, "progress.log"), check_mode, log)
+    progress = _progress_log(params["progress_file"] or os.path.join(work_dir, "progress.log"), log)
     env = dict(os.environ, **CLI_ENVIRONMENT)
     env.update({key: str(value) for key, value in params["environment"].items()})
     result: Dict[str, Any] = dict(changed=False, services=[], init_stacks=[], packaged=[], cached=[], excluded=[], unknown_exclusions=[])
@@ -133,7 +135,7 @@ def package_target(params: Mapping[str, Any], check_mode: bool, log: Callable[[s
         ctx = PackagingContext(
             stage=stage, region=region, project_dir=project_dir, build_root=build_root,
             slots=SlotPool(slots_dir, params["max_parallel_packagings"]), locks_dir=slots_dir, env=env,
-            timeout=params["timeout"], check_mode=check_mode, log=progress,
+            timeout=params["timeout"], log=progress,
             extra_skip=[build_root], extra_inputs=params["extra_inputs"],
         )
         sources = {name: os.path.join(services_dir, name) for name in discovery["services"]}
@@ -149,9 +151,8 @@ def package_target(params: Mapping[str, Any], check_mode: bool, log: Callable[[s
     except PackagingError as exc:
         raise PackagingFailed(str(exc), result) from None
     everything = result["services"] + result["init_stacks"]
-    result["packaged"] = [item["name"] for item in everything if item["status"] in ("packaged", "would_package")]
+    result["packaged"] = [item["name"] for item in everything if item["status"] == "packaged"]
     result["cached"] = [item["name"] for item in everything if item["status"] == "cached"]
-    result["changed"] = bool(result["packaged"])
-    result["summary"] = summary(region, result, check_mode)
+    result["summary"] = summary(region, result)
     result["work_dir"] = work_dir
     return result

@@ -244,6 +244,10 @@ def test_resume_takes_only_a_run_of_the_same_stage_account_and_prefix(tmp_path):
     assert check_resume(str(runs), "20261201T100000Z-dddddd", plan) == ["package"]
     with pytest.raises(PlanError, match="no such run"):
         check_resume(str(runs), "20261201T100000Z-eeeeee", plan)
+    # A check run's ledger is its plan, not work done: never resumed.
+    write_ledger(runs, "20261201T100000Z-ffffff", stage="dev", account_id="123456789012", ssm_prefix="/multiregion/dev", check_mode=True)
+    with pytest.raises(PlanError, match=r"^resume=20261201T100000Z-ffffff is a check run \(--check\)"):
+        check_resume(str(runs), "20261201T100000Z-ffffff", plan)
 
 
 # ---- init stacks, products and the authorizer are optional parts of a project

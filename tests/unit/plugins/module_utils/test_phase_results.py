@@ -19,13 +19,14 @@ def test_package_results():
         "packaged": ["orders"], "cached": ["payments", "network-baseline"], "excluded": ["legacy-reports"], "unknown_exclusions": ["typo"],
     }
     published = {"changed": True, "uploaded": ["a", "b", "c"], "skipped": ["d"], "template_urls": {"service/orders": "https://x"},
+                 "local_copies": {"https://x": "/build/orders/out/template.json"},
                  "products": {"platform-core": {"key": "products/platform-core/dev/x.json"}}}
     results = FILTERS["phase_results"](packaged, "package", "eu-west-1", ACCOUNT, published=published, stage="dev", bucket="b")
     assert results == {
         "region": "eu-west-1", "account_id": ACCOUNT, "stage": "dev", "bucket": "b", "changed": True,
         "services": {"orders": packaged["services"][0], "payments": packaged["services"][1]},
         "init_stacks": {"network-baseline": packaged["init_stacks"][0]},
-        "template_urls": published["template_urls"], "products": published["products"],
+        "template_urls": published["template_urls"], "local_copies": published["local_copies"], "products": published["products"],
         "packaged": ["orders"], "cached": ["payments", "network-baseline"], "excluded": ["legacy-reports"], "unknown_exclusions": ["typo"],
         "uploaded": 3, "uploaded_keys": ["a", "b", "c"], "skipped": 1,
         "summary": "eu-west-1: 1 of 3 services and init stacks packaged (2 unchanged), 3 objects uploaded, 1 already published, "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -117,8 +118,12 @@ def publish_request(tmp_path, **values):
 def test_publish_renders_the_products_and_publishes_them_after_what_they_point_at(bucket, aws_mock, tmp_path):
     apis = AwsApis(lambda service: aws_mock.client(service, REGION), REGION)
     checked = s3_sync.publish(apis, publish_request(tmp_path, check_mode=True))
-    assert checked["changed"] and len(checked["uploaded"]) == 3 and "path" not in checked["products"]["core"]
-    assert not (tmp_path / "products").exists() and bucket.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+    assert checked["changed"] and len(checked["uploaded"]) == 3 and bucket.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+    # The product template is rendered to the build folder in check mode too, and named as the local copy of its URL,
+    # beside the service template's: the catalog's check reads them there before they are in S3.
+    core = checked["products"]["core"]
+    assert Path(core["path"]).is_file() and checked["local_copies"][core["url"]] == core["path"]
+    assert len(checked["local_copies"]) == 2 and all(Path(path).is_file() for path in checked["local_copies"].values())
 
     result = s3_sync.publish(apis, publish_request(tmp_path))
     product = result["products"]["core"]

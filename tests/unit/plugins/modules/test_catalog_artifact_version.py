@@ -289,6 +289,28 @@ def test_diff_mode_shows_the_template_change_bounded(project, capsys):
     assert "diff" not in run(capsys, check=True, template_url=new)
 
 
+def test_check_mode_reads_templates_not_yet_published_from_their_local_copies(project, capsys, tmp_path):
+    """A whole deploy's check run: the package phase would upload the new product template and a new nested one, so
+    neither is in S3 yet; the catalog reads them from the local copies it is given and names the version it would make."""
+    run(capsys, template_url=project.publish_product({"orders": "a"}), create_missing_product=True, product_owner="o")
+    nested_url = f"https://{BUCKET}.s3.{REGION}.amazonaws.com/serverless/payments/dev/templates/b.json"
+    nested_path = tmp_path / "payments.json"
+    nested_path.write_text(json.dumps(service_template("b")))
+    document = project.product_template({"orders": "a"})
+    document["Resources"]["PaymentsStack"] = {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": nested_url}}
+    product_url = f"https://{BUCKET}.s3.{REGION}.amazonaws.com/products/platform-core/dev/new.json"
+    product_path = tmp_path / "product.json"
+    product_path.write_text(json.dumps(document))
+    before = project.writes()
+    copies = {product_url: str(product_path), nested_url: str(nested_path)}
+    result = run(capsys, check=True, diff=True, template_url=product_url, template_local_copies=copies)
+    assert result["changed"] and result["version_created"] and result["artifact_name"] == "V2", result
+    assert "PaymentsStack" in result["diff"]["after"] and project.writes() == before
+    # Without them the same check fails in one line, as before: the template is not in S3.
+    missing = run(capsys, check=True, diff=True, template_url=product_url)
+    assert missing["failed"] and "does not exist" in missing["msg"]
+
+
 def test_yaml_template_from_a_local_file_is_uploaded_once(project, capsys, tmp_path):
     nested = project.put("serverless/orders/dev/templates/x.json", service_template("a"))
     path = tmp_path / "core.yml"

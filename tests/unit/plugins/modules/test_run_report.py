@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -37,6 +38,9 @@ def test_the_lock_of_this_run_is_released_after_the_ledger_is_written(ssm, capsy
     hold_lock(ssm, "20261123T000000Z-abcdef")
     checked = run(capsys, tmp_path, check=True)
     assert checked["lock_released"] and ssm.get_parameter(Name=LOCK)  # check mode: would release, did not
+    # The check run's ledger and report are its plan: written locally, marked so no run resumes them.
+    assert checked["changed"] and json.loads(Path(checked["ledger_path"]).read_text())["run"]["check_mode"] is True
+    assert Path(checked["report_path"]).is_file()
     done = run(capsys, tmp_path)
     assert done["lock_released"] and (tmp_path / "runs" / "20261123T000000Z-abcdef" / "ledger.json").is_file()
     with pytest.raises(ssm.exceptions.ParameterNotFound):

@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.multiregion.serverless.plugins.module_utils import sls_template as tpl
 from ansible_collections.multiregion.serverless.plugins.module_utils.common import sha256_file, write_fresh_file
@@ -23,6 +24,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.packaging i
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.output import collect_output
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.packager import PackagingError
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.serverless import ServerlessPackager
+from ansible_collections.multiregion.serverless.plugins.modules import sls_package
 
 REPO = Path(__file__).resolve().parents[5]
 FAKE_SLS = str(REPO / "benchmarks" / "fake_sls" / "fake_sls")
@@ -52,14 +54,14 @@ def make_project(root: Path, names=("alpha", "beta", "authorizer")) -> Path:
     return root
 
 
-def context(tmp_path: Path, project: Path, region="eu-west-1", slots=8, trace=None, check_mode=False, seconds="0") -> runner.PackagingContext:
+def context(tmp_path: Path, project: Path, region="eu-west-1", slots=8, trace=None, seconds="0") -> runner.PackagingContext:
     env = dict(os.environ, FAKE_SLS_SECONDS=seconds)
     if trace:
         env["FAKE_SLS_TRACE"] = str(trace)
     build = tmp_path / "build"
     return runner.PackagingContext(stage="dev", region=region, project_dir=str(project), build_root=str(build),
                                    slots=SlotPool(str(build / "slots"), slots), locks_dir=str(build / "slots"),
-                                   env=env, timeout=60, check_mode=check_mode, extra_skip=[str(build)])
+                                   env=env, timeout=60, extra_skip=[str(build)])
 
 
 def sources(project: Path, names=("alpha", "beta", "authorizer")):
@@ -172,15 +174,6 @@ def test_packaging_is_cached_and_deterministic(tmp_path):
     # Without the cache (new build root) the unchanged service gives byte-identical output.
     fresh = runner.package_services(sources(project, ("beta",)), packager, context(tmp_path / "other", project), 1)
     assert Path(fresh["results"][0]["template_path"]).read_bytes() == Path(second["results"][1]["template_path"]).read_bytes()
-
-
-def test_check_mode_reports_without_running(tmp_path):
-    project = make_project(tmp_path / "p", ("alpha",))
-    trace = tmp_path / "trace"
-    outcome = runner.package_services(sources(project, ("alpha",)), ServerlessPackager(FAKE_SLS),
-                                      context(tmp_path, project, trace=trace, check_mode=True), 2)
-    assert outcome["results"][0]["status"] == "would_package" and "template_path" not in outcome["results"][0]
-    assert not trace.exists() and not (tmp_path / "build" / "dev").exists()
 
 
 def test_a_failing_service_names_service_region_and_output_and_stops_new_work(tmp_path):
@@ -316,3 +309,35 @@ def test_the_post_processing_version_is_part_of_the_cache_key(tmp_path, monkeypa
     before = src.input_digest(str(project / "services" / "alpha"), stage="dev", region="eu-west-1")
     monkeypatch.setattr(src, "POST_PROCESSING_VERSION", src.POST_PROCESSING_VERSION + "-next")
     assert src.input_digest(str(project / "services" / "alpha"), stage="dev", region="eu-west-1") != before
+
+
+# ---- sls_package through its main(): check mode packages like a real run, and the module never reports changed
+
+
+def run_module(capsys, project: Path, build: Path, check: bool = False):
+    args = {"project_dir": str(project), "stage": "dev", "region": "eu-west-1", "sls_binary": FAKE_SLS, "build_root": str(build),
+            "services": ["alpha", "beta"], "_ansible_check_mode": check}
+    with patch_module_args(args), pytest.raises(SystemExit):
+        sls_package.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_check_mode_packages_into_the_cache_and_the_real_run_reuses_it(capsys, tmp_path):
+    """Packaging writes only the build folder, not AWS: a check run packages for real (so the upload and catalog checks
+    see what the run publishes), the run after it reuses the cache, and neither reports changed."""
+    project, build = make_project(tmp_path / "project"), tmp_path / "build"
+
+    checked = run_module(capsys, project, build, check=True)
+    assert checked["changed"] is False and not checked.get("failed"), checked
+    assert [(s["name"], s["status"]) for s in checked["services"]] == [("alpha", "packaged"), ("beta", "packaged")]
+    assert all(Path(s["template_path"]).is_file() for s in checked["services"])
+    assert checked["summary"] == "eu-west-1: 2 of 2 services packaged, 0 of 0 init stacks packaged, 0 unchanged"
+
+    real = run_module(capsys, project, build)
+    assert real["changed"] is False and [s["status"] for s in real["services"]] == ["cached", "cached"]
+    # The run publishes exactly what the check run saw: same keys, same templates.
+    assert [(s["template_key"], s["artifacts"]) for s in real["services"]] == [(s["template_key"], s["artifacts"]) for s in checked["services"]]
+
+    (project / "services" / "beta" / "handler.py").write_text("def main(event, context):\n    return 'changed'\n")
+    changed = run_module(capsys, project, build)
+    assert changed["changed"] is False and changed["packaged"] == ["beta"] and changed["cached"] == ["alpha"]
