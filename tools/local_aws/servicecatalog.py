@@ -11,6 +11,11 @@ stays IN_PROGRESS for the ``record_duration_s`` fault setting in force at the re
 background: whenever a read touches the provisioned product or the record (Describe*, Search*, Scan*, or the
 next write) and the due time has passed, the record completes there and then, and the CloudFormation stack is
 created, updated or deleted at that moment. 1,000 in-flight records therefore cost nothing until read.
+
+Plans (CreateProvisionedProductPlan and friends): the change set is worked out when the plan is created
+(``change_sets.py``: the provisioned product's current template and parameters against the artifact's) and shown
+once the plan's due time passes, the same way. Nested stacks show as single ``AWS::CloudFormation::Stack``
+resources, as in a change set made without ``IncludeNestedStacks`` (docs/local-aws.md "Provisioned product plans").
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ import string
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from moto.core.base_backend import BackendDict
 from moto.core.exceptions import JsonRESTError
@@ -33,6 +38,7 @@ from moto.core.utils import utcnow
 from moto.servicecatalog.models import ServiceCatalogBackend
 from moto.servicecatalog.responses import ServiceCatalogResponse
 
+from local_aws.change_sets import ChangeSetFailed, StackState, change_set
 from local_aws.faults import FAULTS
 from local_aws.stack_updates import StackOperationFailed
 from local_aws.templates import TemplateNotFound, fetch_template, parse_template
@@ -42,6 +48,11 @@ MAX_PAGE_SIZE = 100
 MAX_TAGS = 50  # tags per Service Catalog resource
 IN_PROGRESS, SUCCEEDED, FAILED = "IN_PROGRESS", "SUCCEEDED", "FAILED"
 PROVISION, UPDATE, TERMINATE = "PROVISION_PRODUCT", "UPDATE_PROVISIONED_PRODUCT", "TERMINATE_PROVISIONED_PRODUCT"
+PLAN_IN_PROGRESS = "PLAN_IN_PROGRESS"  # a provisioned product that exists only in a plan to provision it
+PLAN_CREATING, PLAN_CREATED, PLAN_FAILED = "CREATE_IN_PROGRESS", "CREATE_SUCCESS", "CREATE_FAILED"
+PLANNABLE = ("AVAILABLE", "TAINTED")  # CreateProvisionedProductPlan: "the product status must be AVAILABLE or TAINTED"
+CLOUDFORMATION_PRODUCT = "CLOUD_FORMATION_TEMPLATE"
+Owned = TypeVar("Owned", "ProvisionedProduct", "ProvisionedProductPlan")
 
 
 class ResourceNotFoundException(JsonRESTError):
@@ -340,6 +351,52 @@ class ProvisionedProduct:
 
 
 @dataclass
+class ProvisionedProductPlan:
+    """A plan: the CloudFormation change set of provisioning or updating a provisioned product, worked out when the
+    plan is created and shown once its due time (``record_duration_s``) has passed, as records complete."""
+
+    id: str
+    name: str
+    provisioned_product_id: str
+    provisioned_product_name: str
+    product_id: str
+    artifact_id: str
+    path_id: str
+    provisioning_parameters: List[Dict[str, Any]]  # as given, UsePreviousValue included
+    notification_arns: List[str]
+    tags: List[Dict[str, str]]
+    user_arn: str
+    due: float
+    outcome: str  # the status once due: CREATE_SUCCESS or CREATE_FAILED
+    outcome_message: str
+    resource_changes: List[Dict[str, Any]]
+    provisions: bool  # a plan to provision a new product (its provisioned product is PLAN_IN_PROGRESS)
+    status: str = PLAN_CREATING
+    created_time: Any = field(default_factory=utcnow)
+    updated_time: Any = field(default_factory=utcnow)
+
+    def settle(self) -> None:
+        if self.status == PLAN_CREATING and time.monotonic() >= self.due:
+            self.status = self.outcome
+            self.updated_time = utcnow()
+
+    def summary(self) -> Dict[str, Any]:
+        return {"PlanName": self.name, "PlanId": self.id, "ProvisionProductId": self.provisioned_product_id,
+                "ProvisionProductName": self.provisioned_product_name, "PlanType": "CLOUDFORMATION", "ProvisioningArtifactId": self.artifact_id}
+
+    def details(self) -> Dict[str, Any]:
+        return self.summary() | {
+            "CreatedTime": self.created_time, "UpdatedTime": self.updated_time, "PathId": self.path_id, "ProductId": self.product_id,
+            "Status": self.status, "StatusMessage": self.outcome_message if self.status != PLAN_CREATING else "",
+            "NotificationArns": self.notification_arns, "ProvisioningParameters": self.provisioning_parameters, "Tags": self.tags,
+        }
+
+    def changes(self) -> List[Dict[str, Any]]:
+        """ResourceChanges: none until the change set is made, none when it failed."""
+        return self.resource_changes if self.status == PLAN_CREATED else []
+
+
+@dataclass
 class Constraint:
     id: str
     type: str
@@ -402,6 +459,7 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
         self.portfolio_products: Dict[str, List[str]] = {}
         self.portfolio_principals: Dict[str, List[Dict[str, str]]] = {}
         self.constraints: Dict[str, Constraint] = {}
+        self.plans: Dict[str, ProvisionedProductPlan] = {}
 
     # moto derives the urls module from the backend's module name; ours are moto's servicecatalog urls,
     # whose handler install() points at ExtendedServiceCatalogResponse.
@@ -960,6 +1018,32 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
                 {"OutputKey": output["OutputKey"], "OutputValue": str(output["OutputValue"]), "Description": output.get("Description") or ""}
             )
 
+    def _named(self, name: str) -> Optional[ProvisionedProduct]:
+        """The provisioned product holding ``name`` now (a termination that just finished frees it)."""
+        existing = self.provisioned.get(self.provisioned_by_name.get(name, ""))
+        if existing is not None:
+            self._settle(existing)
+        return self.provisioned.get(self.provisioned_by_name.get(name, ""))
+
+    def _new_provisioned(self, name: str, product_id: str, artifact_id: str, path_id: str, token: Optional[str], tags: List[Dict[str, str]],
+                         caller: str) -> ProvisionedProduct:
+        pp_id = new_id("pp-")
+        pp = ProvisionedProduct(
+            id=pp_id,
+            name=name,
+            arn=f"arn:{self.partition}:servicecatalog:{self.region_name}:{self.account_id}:stack/{name}/{pp_id}",
+            product_id=product_id,
+            artifact_id=artifact_id,
+            path_id=path_id,
+            idempotency_token=token or new_id("token-"),
+            tags=tags,
+            stack_name=f"SC-{self.account_id}-{pp_id}",
+            user_arn=caller,
+        )
+        self.provisioned[pp.id] = pp
+        self.provisioned_by_name[name] = pp.id
+        return pp
+
     def provision_product(self, params: Dict[str, Any], caller: str) -> Dict[str, Any]:
         name = params.get("ProvisionedProductName")
         if not name:
@@ -971,27 +1055,10 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
             artifact = self._artifact(product, params.get("ProvisioningArtifactId"), params.get("ProvisioningArtifactName"))
             if not artifact.active:
                 raise InvalidParametersException(f"Provisioning artifact {artifact.id} is not active.")
-            existing = self.provisioned.get(self.provisioned_by_name.get(name, ""))
-            if existing is not None:
-                self._settle(existing)  # a finished termination frees the name
-            if name in self.provisioned_by_name:
+            if self._named(name) is not None:
                 raise DuplicateResourceException(f"A provisioned product with the name {name} already exists.")
             parameters = resolve_parameters(template_parameters(artifact.template), params.get("ProvisioningParameters") or [])
-            pp_id = new_id("pp-")
-            pp = ProvisionedProduct(
-                id=pp_id,
-                name=name,
-                arn=f"arn:{self.partition}:servicecatalog:{self.region_name}:{self.account_id}:stack/{name}/{pp_id}",
-                product_id=product.id,
-                artifact_id=artifact.id,
-                path_id=path["Id"],
-                idempotency_token=params.get("ProvisionToken") or new_id("token-"),
-                tags=params.get("Tags") or [],
-                stack_name=f"SC-{self.account_id}-{pp_id}",
-                user_arn=caller,
-            )
-            self.provisioned[pp.id] = pp
-            self.provisioned_by_name[name] = pp.id
+            pp = self._new_provisioned(name, product.id, artifact.id, path["Id"], params.get("ProvisionToken"), params.get("Tags") or [], caller)
             record = self._start_record(pp, PROVISION, artifact.id, parameters, pp.tags, role_arn=self._launch_role(path))
             return {"RecordDetail": record.detail()}
 
@@ -1001,8 +1068,7 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
     def update_provisioned_product(self, params: Dict[str, Any], caller: str) -> Dict[str, Any]:
         def make() -> Dict[str, Any]:
             pp = self._pp(params.get("ProvisionedProductId"), params.get("ProvisionedProductName"))
-            if pp.status == "UNDER_CHANGE":
-                raise ResourceInUseException(f"Provisioned product {pp.name} is UNDER_CHANGE; wait for record {pp.last_record_id}.")
+            self._refuse_while_changing(pp)
             if params.get("ProductId") or params.get("ProductName"):
                 product = self._product(params.get("ProductId"), params.get("ProductName"))
                 if product.id != pp.product_id:
@@ -1025,11 +1091,18 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
         with self.lock:
             return self._idempotent("UpdateProvisionedProduct", params.get("UpdateToken"), make)
 
+    @staticmethod
+    def _refuse_while_changing(pp: ProvisionedProduct) -> None:
+        """UNDER_CHANGE and PLAN_IN_PROGRESS are transitive states: AWS says to wait for AVAILABLE before any operation."""
+        if pp.status == "UNDER_CHANGE":
+            raise ResourceInUseException(f"Provisioned product {pp.name} is UNDER_CHANGE; wait for record {pp.last_record_id}.")
+        if pp.status == PLAN_IN_PROGRESS:
+            raise ResourceInUseException(f"Provisioned product {pp.name} is PLAN_IN_PROGRESS: it exists only in a plan; execute or delete the plan first.")
+
     def terminate_provisioned_product(self, params: Dict[str, Any]) -> Dict[str, Any]:
         def make() -> Dict[str, Any]:
             pp = self._pp(params.get("ProvisionedProductId"), params.get("ProvisionedProductName"))
-            if pp.status == "UNDER_CHANGE":
-                raise ResourceInUseException(f"Provisioned product {pp.name} is UNDER_CHANGE; wait for record {pp.last_record_id}.")
+            self._refuse_while_changing(pp)
             record = self._start_record(pp, TERMINATE, pp.artifact_id, pp.parameters, pp.tags)
             if params.get("IgnoreErrors"):
                 record.fail_reason = None
@@ -1072,8 +1145,9 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
         }
 
     @staticmethod
-    def _visible(products: List[ProvisionedProduct], params: Dict[str, Any], caller: str, default: str) -> List[ProvisionedProduct]:
-        """AccessLevelFilter: Account (everything in the account), Role (provisioned by the caller's role), User (by the caller)."""
+    def _visible(products: List[Owned], params: Dict[str, Any], caller: str, default: str) -> List[Owned]:
+        """AccessLevelFilter: Account (everything in the account), Role (made by the caller's role), User (by the caller);
+        for provisioned products and plans alike (both record ``user_arn``)."""
         level = params.get("AccessLevelFilter") or {"Key": default, "Value": "self"}
         key, value = level.get("Key"), level.get("Value")
         if key not in ("Account", "Role", "User"):
@@ -1116,6 +1190,113 @@ class ExtendedServiceCatalogBackend(ServiceCatalogBackend):
         chunk, token = page(details, params.get("PageToken"), params.get("PageSize"))
         return {"ProvisionedProducts": chunk, "NextPageToken": token}
 
+    # ---- provisioned product plans ------------------------------------------------------------------------
+    def _plan(self, plan_id: Optional[str]) -> ProvisionedProductPlan:
+        plan = self.plans.get(plan_id or "")
+        if plan is None:
+            raise ResourceNotFoundException(f"Plan {plan_id} not found.")
+        plan.settle()
+        return plan
+
+    def _plan_target(self, name: str, product: CatalogProduct) -> Optional[ProvisionedProduct]:
+        """The provisioned product an update plan is for, checked against AWS's rules; None: a plan to provision
+        a new product of that name."""
+        pp = self._named(name)
+        if pp is None:
+            return None
+        existing = next((plan for plan in self.plans.values() if plan.provisioned_product_id == pp.id), None)
+        if existing is not None:
+            raise InvalidStateException(f"Provisioned product {name} already has plan {existing.id}; there can be one plan per provisioned product.")
+        if pp.status not in PLANNABLE:
+            raise InvalidStateException(f"Provisioned product {name} is {pp.status}; a plan needs it AVAILABLE or TAINTED.")
+        if pp.product_id != product.id:
+            raise InvalidParametersException("A provisioned product cannot change to another product.")
+        return pp
+
+    def _physical_ids(self, pp: ProvisionedProduct) -> Dict[str, str]:
+        """The stack's resources' physical ids, read without making moto's lazy resource map create any. A nested
+        stack's is its stack id (an ARN, as on AWS; moto's resource answers its name)."""
+        stack = self._cloudformation().stacks.get(pp.stack_id) if pp.stack_id else None
+        if stack is None:
+            return {}
+        parsed = stack.resource_map._parsed_resources
+        resources = {logical_id: parsed.get(logical_id) for logical_id in (stack.template_dict.get("Resources") or {})}
+        return {logical_id: str(getattr(resource, "stack_id", None) or resource.physical_resource_id) for logical_id, resource in resources.items()
+                if getattr(resource, "physical_resource_id", None)}
+
+    def _current_state(self, pp: Optional[ProvisionedProduct]) -> StackState:
+        if pp is None:
+            return StackState({"Resources": {}}, {})
+        artifact = self.catalog_products[pp.product_id].artifacts[pp.artifact_id]
+        return StackState(artifact.template, dict(pp.parameters), self._physical_ids(pp))
+
+    def _change_set(self, pp: Optional[ProvisionedProduct], target: StackState) -> Tuple[List[Dict[str, Any]], str, str]:
+        """(ResourceChanges, plan status once due, status message): CloudFormation's change set from the provisioned
+        product's current template and parameters (none for a plan to provision) to ``target``."""
+        try:
+            return change_set(self._current_state(pp), target), PLAN_CREATED, ""
+        except ChangeSetFailed as exc:
+            return [], PLAN_FAILED, str(exc)
+
+    def create_provisioned_product_plan(self, params: Dict[str, Any], caller: str) -> Dict[str, Any]:
+        def make() -> Dict[str, Any]:
+            product = self._product(params.get("ProductId"))
+            if product.product_type != CLOUDFORMATION_PRODUCT:
+                raise InvalidParametersException(f"Product {product.id} is a {product.product_type} product; plans are for {CLOUDFORMATION_PRODUCT} products.")
+            path = self._resolve_path(product, caller, params.get("PathId"), None)
+            artifact = self._artifact(product, params.get("ProvisioningArtifactId"))
+            if not artifact.active:
+                raise InvalidParametersException(f"Provisioning artifact {artifact.id} is not active.")
+            name = params["ProvisionedProductName"]
+            pp = self._plan_target(name, product)
+            parameters = resolve_parameters(template_parameters(artifact.template), params.get("ProvisioningParameters") or [],
+                                            previous=pp.parameters if pp is not None else None)
+            changes, outcome, message = self._change_set(pp, StackState(artifact.template, parameters))
+            provisions = pp is None
+            if pp is None:
+                pp = self._new_provisioned(name, product.id, artifact.id, path["Id"], None, params.get("Tags") or [], caller)
+                pp.status = PLAN_IN_PROGRESS
+            plan = ProvisionedProductPlan(
+                id=new_id("plan-"), name=params["PlanName"], provisioned_product_id=pp.id, provisioned_product_name=name, product_id=product.id,
+                artifact_id=artifact.id, path_id=path["Id"], provisioning_parameters=params.get("ProvisioningParameters") or [],
+                notification_arns=params.get("NotificationArns") or [], tags=params.get("Tags") or [], user_arn=caller,
+                due=time.monotonic() + FAULTS.settings.record_duration_s, outcome=outcome, outcome_message=message,
+                resource_changes=changes, provisions=provisions)
+            self.plans[plan.id] = plan
+            return {"PlanName": plan.name, "PlanId": plan.id, "ProvisionProductId": pp.id, "ProvisionedProductName": name,
+                    "ProvisioningArtifactId": artifact.id}
+
+        with self.lock:
+            return self._idempotent("CreateProvisionedProductPlan", params.get("IdempotencyToken"), make)
+
+    def describe_provisioned_product_plan(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            plan = self._plan(params.get("PlanId"))
+            chunk, token = page(plan.changes(), params.get("PageToken"), params.get("PageSize"))
+            return {"ProvisionedProductPlanDetails": plan.details(), "ResourceChanges": chunk, "NextPageToken": token}
+
+    def delete_provisioned_product_plan(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        """The plan goes; a plan to provision takes its PLAN_IN_PROGRESS provisioned product with it (``IgnoreErrors``
+        is accepted: deleting a plan has no resources to fail on)."""
+        with self.lock:
+            plan = self._plan(params.get("PlanId"))
+            del self.plans[plan.id]
+            pp = self.provisioned.get(plan.provisioned_product_id)
+            if plan.provisions and pp is not None and pp.status == PLAN_IN_PROGRESS:
+                del self.provisioned[pp.id]
+                self.provisioned_by_name.pop(pp.name, None)
+        return {}
+
+    def list_provisioned_product_plans(self, params: Dict[str, Any], caller: str) -> Dict[str, Any]:
+        with self.lock:
+            plans = list(self.plans.values())
+            if params.get("ProvisionProductId"):
+                pp = self._pp(params["ProvisionProductId"], None)
+                plans = [plan for plan in plans if plan.provisioned_product_id == pp.id]
+            summaries = [plan.summary() for plan in self._visible(plans, params, caller, "User")]
+        chunk, token = page(summaries, params.get("PageToken"), params.get("PageSize"))
+        return {"ProvisionedProductPlans": chunk, "NextPageToken": token}
+
 
 servicecatalog_backends = BackendDict(ExtendedServiceCatalogBackend, "servicecatalog")
 
@@ -1147,34 +1328,53 @@ def _service_model() -> Any:
 RANGE_CHECKED_OPERATIONS = frozenset({
     "SearchProvisionedProducts", "ScanProvisionedProducts", "DescribeRecord", "ListLaunchPaths", "ListPrincipalsForPortfolio",
     "ListConstraintsForPortfolio", "ListPortfoliosForProduct", "SearchProductsAsAdmin", "ListPortfolios",
+    "DescribeProvisionedProductPlan", "ListProvisionedProductPlans",
 })
+# Operations whose enum members (PlanType) are enforced.
+ENUM_CHECKED_OPERATIONS = frozenset({"CreateProvisionedProductPlan"})
+
+
+def _wire_name(name: str) -> str:
+    return f"{name[0].lower()}{name[1:]}"
+
+
+def _range_errors(name: str, member: Any, value: Any) -> List[str]:
+    if member.type_name not in ("integer", "long") or value is None or isinstance(value, bool) or not isinstance(value, int):
+        return []
+    where = f"Value '{value}' at '{_wire_name(name)}' failed to satisfy constraint"
+    errors = []
+    if "max" in member.metadata and value > member.metadata["max"]:
+        errors.append(f"{where}: Member must have value less than or equal to {member.metadata['max']}")
+    if "min" in member.metadata and value < member.metadata["min"]:
+        errors.append(f"{where}: Member must have value greater than or equal to {member.metadata['min']}")
+    return errors
+
+
+def _enum_errors(name: str, member: Any, value: Any) -> List[str]:
+    allowed = getattr(member, "enum", None)
+    if not allowed or value is None or value in allowed:
+        return []
+    return [f"Value '{value}' at '{_wire_name(name)}' failed to satisfy constraint: Member must satisfy enum value set: [{', '.join(allowed)}]"]
 
 
 def validation_errors(operation: str, params: Dict[str, Any]) -> List[str]:
     """AWS's request validation of the top-level members, as botocore's model declares them: a required member
-    that is null, and in RANGE_CHECKED_OPERATIONS a number outside its min/max (PageSize). The messages are AWS's (``1 validation error detected:
-    Value null at 'provisionToken' failed to satisfy constraint: Member must not be null``)."""
+    that is null, in RANGE_CHECKED_OPERATIONS a number outside its min/max (PageSize), in ENUM_CHECKED_OPERATIONS a
+    value outside its enum. The messages are AWS's (``1 validation error detected: Value null at 'provisionToken'
+    failed to satisfy constraint: Member must not be null``)."""
     try:
         shape = _service_model().operation_model(operation).input_shape
     except Exception:  # noqa: BLE001 - an operation botocore does not know is moto's business
         return []
     if shape is None:
         return []
-    errors = []
-    for name in shape.required_members:
-        if params.get(name) is None:
-            errors.append(f"Value null at '{name[0].lower()}{name[1:]}' failed to satisfy constraint: Member must not be null")
+    errors = [f"Value null at '{_wire_name(name)}' failed to satisfy constraint: Member must not be null"
+              for name in shape.required_members if params.get(name) is None]
     for name, member in shape.members.items():
-        if operation not in RANGE_CHECKED_OPERATIONS:
-            break
-        value = params.get(name)
-        if member.type_name not in ("integer", "long") or value is None or isinstance(value, bool) or not isinstance(value, int):
-            continue
-        where = f"Value '{value}' at '{name[0].lower()}{name[1:]}' failed to satisfy constraint"
-        if "max" in member.metadata and value > member.metadata["max"]:
-            errors.append(f"{where}: Member must have value less than or equal to {member.metadata['max']}")
-        if "min" in member.metadata and value < member.metadata["min"]:
-            errors.append(f"{where}: Member must have value greater than or equal to {member.metadata['min']}")
+        if operation in RANGE_CHECKED_OPERATIONS:
+            errors.extend(_range_errors(name, member, params.get(name)))
+        if operation in ENUM_CHECKED_OPERATIONS:
+            errors.extend(_enum_errors(name, member, params.get(name)))
     return errors
 
 
@@ -1241,3 +1441,7 @@ class ExtendedServiceCatalogResponse(ServiceCatalogResponse):
     delete_constraint = _handler("delete_constraint")
     list_constraints_for_portfolio = _handler("list_constraints_for_portfolio")
     list_launch_paths = _handler("list_launch_paths", with_caller=True)
+    create_provisioned_product_plan = _handler("create_provisioned_product_plan", with_caller=True)
+    describe_provisioned_product_plan = _handler("describe_provisioned_product_plan")
+    delete_provisioned_product_plan = _handler("delete_provisioned_product_plan")
+    list_provisioned_product_plans = _handler("list_provisioned_product_plans", with_caller=True)

@@ -163,9 +163,8 @@ def _schema_index() -> Dict[str, str]:
 
 
 @functools.lru_cache(maxsize=None)
-def create_only_properties(resource_type: str) -> Tuple[Tuple[str, ...], ...]:
-    """The property paths whose change means "Update requires: Replacement" for ``resource_type``, from the
-    resource type's registry schema (``createOnlyProperties``); () for a type the schemas do not know."""
+def _schema_paths(resource_type: str, key: str) -> Tuple[Tuple[str, ...], ...]:
+    """The property paths a registry schema lists under ``key``; () for a type the schemas do not know."""
     from importlib import resources
 
     schema_id = _schema_index().get(resource_type)
@@ -174,20 +173,35 @@ def create_only_properties(resource_type: str) -> Tuple[Tuple[str, ...], ...]:
     with resources.files("cfnlint.data.schemas.resources").joinpath(f"{schema_id}.json").open("r", encoding="utf-8") as handle:
         schema = json.load(handle)
     paths = []
-    for pointer in schema.get("createOnlyProperties") or []:
+    for pointer in schema.get(key) or []:
         parts = tuple(part for part in pointer.split("/")[2:] if part != "*")  # "/properties/A/B" -> (A, B)
         if parts:
             paths.append(parts)
     return tuple(paths)
 
 
-def _at(properties: Any, path: Tuple[str, ...]) -> Any:
-    value = properties
-    for part in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
+def create_only_properties(resource_type: str) -> Tuple[Tuple[str, ...], ...]:
+    """The property paths whose change means "Update requires: Replacement" for ``resource_type``, from the
+    resource type's registry schema (``createOnlyProperties``); () for a type the schemas do not know."""
+    return _schema_paths(resource_type, "createOnlyProperties")
+
+
+def conditional_create_only_properties(resource_type: str) -> Tuple[Tuple[str, ...], ...]:
+    """The property paths whose change replaces the resource only when it cannot be updated in place (the
+    registry schema's ``conditionalCreateOnlyProperties``, e.g. a DynamoDB table's ``KeySchema``)."""
+    return _schema_paths(resource_type, "conditionalCreateOnlyProperties")
+
+
+def value_at(properties: Any, path: Tuple[str, ...]) -> Any:
+    """The value at ``path``; a list on the way (a schema's ``/A/*/B``, stored as (A, B)) gives the list of its
+    items' values, so a change inside one item shows."""
+    if not path:
+        return properties
+    if isinstance(properties, list):
+        return [value_at(item, path) for item in properties]
+    if not isinstance(properties, dict):
+        return None
+    return value_at(properties.get(path[0]), path[1:])
 
 
 def _changed(old: Any, new: Any, changed_parameters: List[str]) -> bool:
@@ -202,7 +216,7 @@ def replacement_properties(resource_type: str, old_json: Dict[str, Any], new_jso
     """The create-only properties (dotted) that differ between two versions of a resource."""
     old_properties, new_properties = old_json.get("Properties") or {}, new_json.get("Properties") or {}
     return [".".join(path) for path in create_only_properties(resource_type)
-            if _changed(_at(old_properties, path), _at(new_properties, path), changed_parameters)]
+            if _changed(value_at(old_properties, path), value_at(new_properties, path), changed_parameters)]
 
 
 # ---- the operation --------------------------------------------------------------------------------------------
@@ -413,7 +427,7 @@ def _modify(operation: StackOperation, resource_map: Any, logical_id: str, old_j
         if original is None or replacing:
             name_property = parsing.resource_name_property_from_type(resource_type)
             if original is not None and name_property and name_property in (new_json.get("Properties") or {}) \
-                    and not _changed(_at(old_json.get("Properties") or {}, (name_property,)), new_json["Properties"][name_property], changed_parameters):
+                    and not _changed(value_at(old_json.get("Properties") or {}, (name_property,)), new_json["Properties"][name_property], changed_parameters):
                 raise StackOperationFailed(
                     f"CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename "
                     f"{getattr(original, 'physical_resource_id', logical_id)} and update the stack again.")

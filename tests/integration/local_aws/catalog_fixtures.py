@@ -1,7 +1,10 @@
-"""Templates and a product in S3 for the Service Catalog scenarios."""
+"""Templates and a product in S3 for the Service Catalog scenarios, and the service templates (a role, a function,
+a retained table named per tenant) the stack update and plan tests build tenants from."""
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from typing import Any, Dict, Optional, Tuple
 
 from local_aws.catalog_access import grant_launch_path
@@ -16,6 +19,58 @@ TENANT_TEMPLATE: Dict[str, Any] = {
 }
 
 LIGHT_TEMPLATE: Dict[str, Any] = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+
+
+CODE_KEY = "orders/code.zip"
+ASSUME = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def zip_of(name: str, text: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def function(handler: str, name: Any = None) -> Dict[str, Any]:
+    """A function whose code is a ZIP in the template bucket, as packaged services have it (``CODE_KEY``)."""
+    properties: Dict[str, Any] = {"Runtime": "python3.12", "Handler": handler, "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                                  "Code": {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": CODE_KEY}}
+    if name is not None:
+        properties["FunctionName"] = name
+    return {"Type": "AWS::Lambda::Function", "Properties": properties}
+
+
+def service_template(handler: str = "app.handler") -> Dict[str, Any]:
+    """A service as Serverless packages one: a role, a function, and a retained table named per tenant."""
+    return {
+        "Parameters": {"TenantId": {"Type": "String"}, "CodeBucket": {"Type": "String"}},
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": ASSUME}},
+            "OrdersFunction": function(handler, {"Fn::Sub": "orders-${TenantId}"}),
+            "OrdersTable": {
+                "Type": "AWS::DynamoDB::Table",
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
+                "Properties": {
+                    "TableName": {"Fn::Sub": "orders-${TenantId}"},
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                },
+            },
+        },
+        "Outputs": {"TableName": {"Value": {"Ref": "OrdersTable"}}, "FunctionArn": {"Value": {"Fn::GetAtt": ["OrdersFunction", "Arn"]}}},
+    }
+
+
+def root_template(service_url: str, bucket: str) -> Dict[str, Any]:
+    return {
+        "Parameters": {"TenantId": {"Type": "String"}},
+        "Resources": {"OrdersStack": {"Type": "AWS::CloudFormation::Stack",
+                                      "Properties": {"TemplateURL": service_url, "Parameters": {"TenantId": {"Ref": "TenantId"}, "CodeBucket": bucket}}}},
+        "Outputs": {"TableName": {"Value": {"Fn::GetAtt": ["OrdersStack", "Outputs.TableName"]}}},
+    }
 
 
 def put_template(s3: Any, bucket: str, key: str, template: Dict[str, Any], region: str = "us-east-1") -> str:

@@ -193,6 +193,7 @@ TOKENS = [
     ("CreateProvisioningArtifact", "IdempotencyToken", "idempotencyToken"),
     ("CreatePortfolio", "IdempotencyToken", "idempotencyToken"),
     ("CreateConstraint", "IdempotencyToken", "idempotencyToken"),
+    ("CreateProvisionedProductPlan", "IdempotencyToken", "idempotencyToken"),
 ]
 
 
@@ -217,6 +218,9 @@ def test_a_request_without_its_idempotency_token_is_refused(aws, operation, memb
         "CreatePortfolio": lambda c: c.create_portfolio(DisplayName="p", ProviderName="o"),
         "CreateConstraint": lambda c: c.create_constraint(PortfolioId=portfolio_id, ProductId=product_id, Type="NOTIFICATION",
                                                           Parameters=json.dumps({"NotificationArns": []})),
+        "CreateProvisionedProductPlan": lambda c: c.create_provisioned_product_plan(
+            PlanName="premium", PlanType="CLOUDFORMATION", ProductId=product_id, ProvisionedProductName=tenant, ProvisioningArtifactId=v1,
+            ProvisioningParameters=PREVIOUS + [{"Key": "TenantTier", "Value": "premium"}]),
     }
     raw = aws.client("servicecatalog")
     without_member(raw, operation, member)
