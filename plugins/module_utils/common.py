@@ -12,7 +12,8 @@ A leaf: it imports nothing of the collection, so anything may import it and noth
   changing either changes every key or fingerprint made with it.
 * ``sha256_bytes`` / ``sha256_text`` / ``sha256_file`` - hex sha256 digests.
 * ``write_fresh_file`` - an atomic write as a new inode (never through a hard link).
-* ``*_PATTERN`` - what a stage, region, account, bucket, SSM prefix and Service Catalog product name may be.
+* ``*_PATTERN`` - what a stage, region, account, bucket, SSM prefix, Service Catalog product name and provisioned
+  product (tenant) name may be.
 * ``InputError`` - a run input refused before anything is written (the input check's and the plan's errors);
   ``refusal`` words one, ``did_you_mean`` gives an unknown name's hint.
 """
@@ -67,6 +68,8 @@ SSM_PREFIX_PATTERN = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
 # What a Service Catalog product name may be here: it is also a level of the stage's SSM parameter names
 # (<ssm_prefix>/products/<name>/latest-artifact-id), and SSM allows only these characters.
 CATALOG_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+# A provisioned product (tenant) name, as Service Catalog allows it.
+PROVISIONED_PRODUCT_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 _CHUNK = 1 << 20
 
