@@ -78,7 +78,7 @@ import json
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union, cast
 
 from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_template import MAX_NESTING_DEPTH, NESTED_STACK_TYPE
 from ansible_collections.multiregion.serverless.plugins.module_utils.common import CATALOG_NAME_PATTERN, PROVISIONED_PRODUCT_NAME_PATTERN
@@ -502,7 +502,7 @@ class _Evaluator:
             return self.resolve(argument[1])
         if condition is False:
             return self.resolve(argument[2])
-        assert isinstance(condition, Unknown)
+        condition = cast(Unknown, condition)  # neither True nor False: not known before the update
         when_true, when_false = _shape(self.resolve(argument[1])), _shape(self.resolve(argument[2]))
         return Unknown(f"If({condition.text},{when_true.text},{when_false.text})", condition.refs | when_true.refs | when_false.refs)
 
@@ -702,7 +702,7 @@ def _compare_resource(
     if isinstance(new_present, Unknown) and not (isinstance(old_present, Unknown) and old_present.text == new_present.text):
         why = "its Condition cannot be evaluated before the update"
         return list(_removed(walk, old, logical_id, path, why, maybe=True, depth=depth)), False
-    assert isinstance(new_resource, dict)
+    new_resource = cast(Dict[str, Any], new_resource)  # present: the cases above returned
     new_type = str(new_resource.get("Type", ""))
     if new_type != resource_type:
         reason = f"its Type changes to {new_type}; CloudFormation cannot change a resource's type in place"
