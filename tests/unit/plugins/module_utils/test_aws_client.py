@@ -12,6 +12,7 @@ import json
 import typing as t
 
 import boto3
+import botocore.loaders
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -230,3 +231,62 @@ def test_create_aws_module_refuses_zero_attempts(aws_env: None, capsys: pytest.C
     result = json.loads(capsys.readouterr().out)
     assert result["failed"] is True
     assert result["msg"] == "max_attempts must be 1 or more, got 0"
+
+
+# ---------------------------------------------------------------- one session per process and credential source
+
+
+def module_with(**params: t.Any) -> aws_client.AwsModule:
+    with patch_module_args({"region": REGION, **params}):
+        return aws_client.create_aws_module({}, supports_check_mode=True)
+
+
+def test_a_second_client_reads_no_service_model_from_disk(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = module_with()
+    aws_client.botocore_client(module, "ssm")
+    files_read: t.List[str] = []
+    read_file = botocore.loaders.JSONFileLoader.load_file
+    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", lambda self, path: files_read.append(path) or read_file(self, path))
+    second = aws_client.botocore_client(module_with(), "ssm")
+    assert second.meta.region_name == REGION
+    assert files_read == []  # amazon.aws's module.client reads the ssm model, endpoints and partitions again
+
+
+def test_new_aws_credentials_in_the_environment_get_a_new_session(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFIRSTFIRSTFIRST1")
+    first = aws_client.botocore_client(module_with(), "ssm")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIASECONDSECONDSEC2")
+    second = aws_client.botocore_client(module_with(), "ssm")
+    assert first._request_signer._credentials.access_key == "AKIAFIRSTFIRSTFIRST1"  # pylint: disable=protected-access
+    assert second._request_signer._credentials.access_key == "AKIASECONDSECONDSEC2"  # pylint: disable=protected-access
+
+
+def test_the_module_connection_options_reach_the_client(aws_env: None) -> None:
+    module = module_with(max_attempts=3, endpoint_url="http://127.0.0.1:4999", access_key="AKIAOPTIONOPTIONOPT1", secret_key="s",
+                         validate_certs=False, aws_config={"connect_timeout": 7})
+    client = aws_client.botocore_client(module, "servicecatalog", read_timeout=11)
+    assert client.meta.endpoint_url == "http://127.0.0.1:4999"
+    assert client._request_signer._credentials.access_key == "AKIAOPTIONOPTIONOPT1"  # pylint: disable=protected-access
+    assert client._endpoint.http_session._verify is False  # pylint: disable=protected-access
+    config = client.meta.config
+    assert (config.connect_timeout, config.read_timeout, config.retries) == (7, 11, {"mode": "adaptive", "total_max_attempts": 3})
+    assert config.user_agent_extra.startswith("APN/1.0 Ansible/") and config.user_agent_extra.endswith(" multiregion.serverless")
+
+
+def test_an_unknown_profile_fails_in_one_line(aws_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)  # keys and a profile together are refused before any session
+    with patch_module_args({"region": REGION, "profile": "no-such-profile"}), pytest.raises(SystemExit):
+        aws_client.botocore_client(aws_client.create_aws_module({}), "ssm")
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True
+    assert result["msg"] == "Couldn't connect to AWS: The config profile (no-such-profile) could not be found"
+
+
+def test_a_client_without_a_region_fails_with_the_region_message(aws_env: None, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    with patch_module_args({}), pytest.raises(SystemExit):
+        aws_client.botocore_client(aws_client.create_aws_module({}), "ssm")
+    assert json.loads(capsys.readouterr().out)["msg"] == aws_client.REGION_REQUIRED
