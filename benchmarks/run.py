@@ -5,7 +5,8 @@
 baseline (benchmarks/baseline/deploy.sh), side by side in one run, on the same generated project and the
 same local AWS (a `tools/local-aws` server started for the run, wiped between the two approaches).
 
-Scenarios, per approach: cold deploy, no-change re-run, one-service change, rollout to the tenants.
+Scenarios, per approach: cold deploy, no-change re-run, one-service change, rollout to the tenants; for the
+collection also `check`, the no-change re-run with `--check --diff` (its plan; at most 1.5 x the no-change run).
 Printed per scenario: wall time, ratio to the ideal bound, ratio to the baseline, AWS calls by operation,
 writes, peak memory (largest ru_maxrss of the scenario's processes), and an end-state check that reads both
 approaches' results the same way (SSM -> version -> template -> nested templates -> Lambda ZIPs; tenants).
@@ -286,6 +287,9 @@ def run_approach(bench: Bench, approach: Approach) -> None:
     if not baseline:
         bench.upload_probe = bench.upload_seconds(project)  # type: ignore[attr-defined]
     approach.results["no-change"] = bench.measure(f"{approach.name}-no-change", deploy, env)
+    if not baseline:
+        # The plan of the same no-change run (issue 18: at most 1.5 x the run it predicts); it writes nothing.
+        approach.results["check"] = bench.measure(f"{approach.name}-no-change-check", deploy + ["--check", "--diff"], env)
     state = bench.published_state(project)
     approach.checks["no-change"] = (f"new objects {state['objects'] - cold_state['objects']}, new versions {state['versions'] - cold_state['versions']}")
     bench.seed_tenants(bench_project.TENANT_PRODUCT)
@@ -339,8 +343,10 @@ def report(bench: Bench, approaches: Dict[str, Approach]) -> None:
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     header = f"{'scenario':<12} {'approach':<10} {'wall s':>8} {'/ideal':>7} {'/base':>7} {'calls':>6} {'writes':>6} {'peak MB':>8} {'AWS CPU s':>9}"
     print(header + "\n" + "-" * len(header))
-    for scenario in ("cold", "no-change", "one-service", "rollout"):
+    for scenario in ("cold", "no-change", "check", "one-service", "rollout"):
         for approach in [ours] + ([base] if base else []):
+            if scenario not in approach.results:
+                continue  # the baseline has no check mode
             result = approach.results[scenario]
             to_ideal = f"{result.wall / ideal[scenario]:.2f}" if scenario in ideal else "-"
             to_base = f"{base.results[scenario].wall / result.wall:.2f}x" if base and approach is ours else ""
@@ -355,6 +361,8 @@ def report(bench: Bench, approaches: Dict[str, Approach]) -> None:
          f"{base.results['cold'].wall / cold:.2f}x" if base else "no baseline"),
         ("no-change <= 10 % of cold", again <= 0.10 * cold, f"{100 * again / cold:.0f} %"),
         ("no-change writes no artifact/version", ours.checks["no-change"].startswith("new objects 0, new versions 0"), ours.checks["no-change"]),
+        ("no-change --check --diff <= 1.5 x the no-change run", ours.results["check"].wall <= 1.5 * again,
+         f"{ours.results['check'].wall / again:.2f} x, {sum(ours.results['check'].writes.values())} writes"),
         ("rollout <= 1.2 x ideal", ours.results["rollout"].wall / ideal["rollout"] <= 1.2, f"{ours.results['rollout'].wall / ideal['rollout']:.2f}"),
     ]
     print("\ntargets:")

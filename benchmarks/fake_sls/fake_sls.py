@@ -14,6 +14,8 @@ $FAKE_SLS_TRACE names a file that gets one `start|end <monotonic ns> <service> <
 so tests can count overlapping packagings without timing assertions.
 $FAKE_SLS_TENANT_PARAMETER=TenantId makes the template tenant-safe like the example services (a `TenantId`
 parameter, default `shared`, that ends every function name), so many tenants can provision it in one region.
+A service folder holding `fake-sls-resources.json` (`{"Resources": {...}}`) gets those resources merged into the
+template, as serverless merges a serverless.yml's `resources:` section (a table, a bucket).
 """
 import json
 import os
@@ -123,6 +125,9 @@ def main():
                     "Environment": {"Variables": {"REGION": region}},
                 },
             }
+        if os.path.isfile("fake-sls-resources.json"):
+            with open("fake-sls-resources.json", encoding="utf-8") as handle:
+                resources.update(json.load(handle).get("Resources") or {})
         template = {"AWSTemplateFormatVersion": "2010-09-09", "Description": f"fake {service}", "Resources": resources}
         if tenant_parameter:
             template["Parameters"] = {tenant_parameter: {"Type": "String", "Default": "shared"}}

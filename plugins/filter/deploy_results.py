@@ -38,6 +38,11 @@ def doctor_targets(hosts: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
     return shapes.doctor_targets(list(hosts))
 
 
+def pending_versions(catalog: Optional[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """The rollout's ``pending_versions`` from ``catalog_results``: the versions a check run's catalog step would create."""
+    return shapes.pending_versions(catalog)
+
+
 def wave_failed(hosts: Sequence[Mapping[str, Any]], max_fail_percentage: Any = 0) -> bool:
     """Whether a rollout wave (hostvars of its hosts) failed beyond the allowed percentage."""
     return shapes.wave_failed(list(hosts), max_fail_percentage)
@@ -51,4 +56,5 @@ class FilterModule:
             "target_results": target_results,
             "doctor_targets": doctor_targets,
             "wave_failed": wave_failed,
+            "pending_versions": pending_versions,
         }

@@ -58,10 +58,12 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_templat
     TemplateError,
     bounded_text,
     fingerprint_tree,
+    local_copy,
     parse_s3_url,
     parse_template,
     pretty_json,
     regional_s3_url,
+    template_changes,
 )
 
 FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -205,10 +207,8 @@ class CatalogVersioner:
         location = parse_s3_url(url)
         if owned:
             self.check_bucket_owner(location.bucket, what)
-        local = self.request.local_copies.get(url)
-        if local and os.path.isfile(local):
-            with open(local, "rb") as handle:
-                body = handle.read()
+        body = local_copy(self.request.local_copies, url)
+        if body is not None:
             return self._text(body, what, url)
         owner = self.request.expected_bucket_owner if owned else None
         try:
@@ -525,9 +525,17 @@ class CatalogVersioner:
                 "before": bounded_text(pretty_json(prepared.before_document) if prepared.before_document is not None else "", request.diff_limit),
                 "after": bounded_text(pretty_json(template.document), request.diff_limit),
             }
+            notes = []
+            if prepared.before_document is not None and template.document is not None and result["version_created"]:
+                # The resource-level difference, nested stacks opened: the JSON diff above shows only their URLs.
+                changes = template_changes(prepared.before_document, template.document, self._fetch_nested(owned=False))
+                notes.append(f"{request.product} {result['diff']['before_header']} -> {result['diff']['after_header']}:"
+                             + "".join(f"\n    {line}" for line in changes))
             if prepared.prune:
                 listed = ", ".join(f"{item['name']} ({item['id']})" for item in prepared.prune)
-                result["diff"]["prepared"] = f"{request.product}: delete {listed} to stay within {request.version_limit} versions (prune_versions)"
+                notes.append(f"{request.product}: delete {listed} to stay within {request.version_limit} versions (prune_versions)")
+            if notes:
+                result["diff"]["prepared"] = "\n".join(notes)
         return result
 
     def _sync_latest_id(self, result: Dict[str, Any]) -> None:

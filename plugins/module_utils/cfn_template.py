@@ -11,6 +11,8 @@
   fingerprint of the template it points at: a change in any nested template changes the product's
   fingerprint, and a template re-published under another key with the same content does not.
 * ``parse_s3_url`` resolves the S3 URL forms CloudFormation accepts to ``(bucket, key)``.
+* ``template_changes`` lists what a stack update from one template to another changes, nested stacks opened.
+* ``local_copy`` reads the local file of a template a check run would publish at a URL (``local_copies``).
 
 Pure: no AWS calls here. The module fetches, this file decides.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 from urllib.parse import unquote, urlparse
@@ -278,12 +281,84 @@ def parse_s3_url(url: str) -> S3Location:
     return S3Location(bucket, key, region)
 
 
+def local_copy(local_copies: Mapping[str, str], url: str) -> Optional[bytes]:
+    """The bytes of ``url``'s local copy, None when there is none.
+
+    ``local_copies`` maps the S3 URL of each template the package phase publishes (content-addressed keys: the
+    same bytes) to its local file; in check mode nothing is uploaded, so these files are the only copy.
+    """
+    path = local_copies.get(url)
+    if not path or not os.path.isfile(path):
+        return None
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
 def regional_s3_url(bucket: str, key: str, region: str) -> str:
     """The URL form the package phase writes and Service Catalog loads templates from."""
     return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
 
 
 # ------------------------------------------------------------------------------------------------- diff
+
+
+def template_changes(
+    old: Mapping[str, Any], new: Mapping[str, Any], fetch: Optional[Callable[[str], Mapping[str, Any]]] = None, path: str = "", depth: int = 0
+) -> List[str]:
+    """What a stack update from template ``old`` to ``new`` changes, one line per parameter/resource/output.
+
+    With ``fetch(url)`` (the parsed template at a URL; it may raise), a nested stack whose template changed is
+    opened: its lines are prefixed with the nested stack's logical id (``Resources.Orders/OrdersTable: modified
+    (Properties.KeySchema)``), as the replacement guard names paths, instead of one line for the stack.
+    """
+    changes: List[str] = []
+    for section in ("Parameters", "Resources", "Outputs"):
+        before = old.get(section) or {}
+        after = new.get(section) or {}
+        for name in sorted(set(before) | set(after)):
+            label = f"{section}.{path}{name}"
+            if name not in after:
+                changes.append(f"{label}: removed")
+            elif name not in before:
+                kind = after[name].get("Type", "") if section == "Resources" and isinstance(after[name], dict) else ""
+                changes.append(f"{label}: added" + (f" ({kind})" if kind else ""))
+            elif before[name] != after[name]:
+                nested = _nested_changes(before[name], after[name], fetch, f"{path}{name}", depth) if section == "Resources" else None
+                changes.extend(nested if nested is not None else [f"{label}: modified" + _changed_keys(before[name], after[name])])
+    return changes
+
+
+def _nested_changes(
+    before: Any, after: Any, fetch: Optional[Callable[[str], Mapping[str, Any]]], path: str, depth: int
+) -> Optional[List[str]]:
+    """The lines of a nested stack whose TemplateURL changed, read through ``fetch``; None to report it as one line."""
+    stacks = all(isinstance(item, dict) and item.get("Type") == NESTED_STACK_TYPE for item in (before, after))
+    if fetch is None or depth >= MAX_NESTING_DEPTH or not stacks:
+        return None
+    urls = [(item.get("Properties") or {}).get("TemplateURL") for item in (before, after)]
+    if not all(isinstance(url, str) for url in urls) or urls[0] == urls[1]:
+        return None
+    try:
+        inner = template_changes(fetch(urls[0]), fetch(urls[1]), fetch, f"{path}/", depth + 1)
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # any reason the nested templates cannot be read
+        return [f"Resources.{path}: modified (Properties.TemplateURL; nested templates not readable: {exc})"]
+    others = [key for key in _changed_key_list(before, after) if key != "Properties.TemplateURL"]
+    return inner + ([f"Resources.{path}: modified ({', '.join(others)})"] if others else [])
+
+
+def _changed_key_list(before: Any, after: Any) -> List[str]:
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return []
+    keys = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+    if keys == ["Properties"] and isinstance(before.get("Properties"), dict) and isinstance(after.get("Properties"), dict):
+        props_before, props_after = before["Properties"], after["Properties"]
+        keys = [f"Properties.{key}" for key in sorted(set(props_before) | set(props_after)) if props_before.get(key) != props_after.get(key)]
+    return keys
+
+
+def _changed_keys(before: Any, after: Any) -> str:
+    keys = _changed_key_list(before, after)
+    return f" ({', '.join(keys)})" if keys else ""
 
 
 def bounded_text(text: str, limit: int) -> str:

@@ -102,6 +102,9 @@ _TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 RUNS_FOLDER = ".deploy-runs"
 LEDGER_FILE = "ledger.json"
 REPORT_FILE = "report.md"
+# The run's plan (run_plan.py): local only, never uploaded.
+PLAN_FILE = "plan.json"
+PLAN_REPORT_FILE = "plan.md"
 
 
 def utc_now() -> datetime.datetime:

@@ -95,18 +95,30 @@ def validate_results(runs: Mapping[str, Any], region: str, account_id: Optional[
 def rollout_results(update: Mapping[str, Any], region: str, account_id: Optional[str] = None) -> Dict[str, Any]:
     """``rollout_results`` from the ``provisioned_product_update`` result (registered with ``failed_when: false``).
 
-    ``failed``: the module failed, i.e. a tenant failed or it stopped before listing any tenant.
+    ``failed``: the module failed, i.e. a tenant failed or was refused, or it stopped before listing any tenant.
     """
     summary = update.get("summary", {})
     return {
         **_target(region, account_id),
-        "failed": "tenants" not in update or int((summary or {}).get("failed") or 0) > 0,
+        "failed": "tenants" not in update or any(int((summary or {}).get(status) or 0) > 0 for status in ("failed", "refused")),
         "msg": update.get("msg", ""),
         "targets": update.get("targets", []),
         "summary": summary,
         "tolerance": update.get("tolerance", {}),
         "tenants": update.get("tenants", []),
+        "refusals": update.get("refusals", []),
+        "version_changes": update.get("version_changes", []),
     }
+
+
+def pending_versions(catalog: Optional[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """The versions a check run's catalog step would create (``catalog_results``: created, no id yet), as the
+    rollout's ``pending_versions``; none in a real run, where they exist and SSM names them."""
+    return [
+        {"product": name, "version": entry.get("artifact_name"), "template_url": entry.get("template_url")}
+        for name, entry in sorted(((catalog or {}).get("products") or {}).items())
+        if entry.get("version_created") and not entry.get("artifact_id")
+    ]
 
 
 PHASE_RESULTS: Dict[str, Callable[..., Dict[str, Any]]] = {
@@ -124,8 +136,10 @@ def phase_report(results: Mapping[str, Any], phase: str) -> Dict[str, Any]:
         summary = results.get("summary") or {}
         versions = ", ".join(f"{target.get('product')} -> {target.get('version')}" for target in results.get("targets") or [])
         counts = [f"{summary.get(key, 0)} {label}" for key, label in (
-            ("updated", "updated"), ("failed", "failed"), ("skipped", "skipped"), ("not_started", "not started"),
+            ("updated", "updated"), ("failed", "failed"), ("refused", "refused"), ("skipped", "skipped"), ("not_started", "not started"),
             ("already_current", "already current"))]
+        if summary.get("would_update"):
+            counts.insert(0, f"{summary['would_update']} would update")
         return {"line": f"{region}: {', '.join(counts)} ({versions})", "failed": bool(results.get("failed")), "msg": results.get("msg", "")}
     if phase == "validate":
         products = results.get("products") or []

@@ -12,6 +12,7 @@ resource the update would replace or delete refuses that tenant, unless ``allow_
 * ``replacements(old, new, old_parameters, new_parameters, fetch)`` - the ``Finding`` s of one tenant: each
   stateful resource (down into nested stacks) that would be ``replaced``, ``removed``, ``may_be_replaced`` or
   ``may_be_removed``; ``retained`` ones (removed, but ``DeletionPolicy: Retain`` keeps the data) are info only.
+* ``kept_parameters(keys)`` - the parameter values of a rollout's ``UsePreviousValue`` update, not read.
 * ``parse_allow_replacement(value)`` - ``allow_replacement`` as ``AllowRule`` s.
 * ``refusals(tenant, product, findings, rules)`` - one line per finding no rule allows; ``notices`` - the
   retained and the allowed ones, for the report.
@@ -633,6 +634,12 @@ class _Walk:
                 raise GuardError(f"{path} is a nested stack and no fetch was given to load its template {url}")
             self.templates[url] = self.fetch(url)
         return self.templates[url]
+
+
+def kept_parameters(keys: Iterable[str]) -> Dict[str, Unknown]:
+    """Parameter values a stack keeps through an update (``UsePreviousValue``) and the caller did not read: each is
+    its own unknown, the same on both sides, so a value built only from them counts as unchanged."""
+    return {key: Unknown(f"Ref({key})") for key in keys}
 
 
 def replacements(

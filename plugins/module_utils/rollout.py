@@ -45,7 +45,9 @@ FAILED = "failed"
 SKIPPED = "skipped"
 NOT_STARTED = "not_started"
 WOULD_UPDATE = "would_update"
-STATUSES = (UPDATED, ALREADY_CURRENT, FAILED, SKIPPED, NOT_STARTED, WOULD_UPDATE)
+# The replacement guard refused the update (it would replace or delete a stateful resource): no update started.
+REFUSED = "refused"
+STATUSES = (UPDATED, ALREADY_CURRENT, FAILED, SKIPPED, NOT_STARTED, WOULD_UPDATE, REFUSED)
 
 UPDATE = "update"
 MODES = ("continue", "stop")
@@ -107,7 +109,7 @@ class Target:
     product_id: str
     artifact_id: str
     version: str
-    source: str  # where the target came from: "ssm:<parameter>" or "target_version"
+    source: str  # where the target came from: "ssm:<parameter>", "target_version" or PENDING_SOURCE
     path_id: Optional[str] = None  # the launch path every update and provisioning names (portfolio.launch_path_id)
     path_problem: Optional[str] = None  # why there is none: refused only once an update or a provisioning needs one
 
@@ -153,12 +155,26 @@ def resolve_version(summaries: Sequence[Mapping[str, Any]], wanted: str, product
     raise RolloutError(f"product {product} has no version {wanted!r} (versions: {known})")
 
 
-def resolve_target(directory: ProductDirectory, read_parameter: Callable[[str], str], wanted: str, options: TargetOptions) -> Target:
+PENDING_SOURCE = "this run's catalog step (check mode: not created yet)"
+
+
+def pending_artifact_id(version: str) -> str:
+    """The stand-in id of a version the catalog step of a check run would create (it has no id yet)."""
+    return f"(new {version})"
+
+
+def resolve_target(
+    directory: ProductDirectory, read_parameter: Callable[[str], str], wanted: str, options: TargetOptions, pending: Optional[str] = None
+) -> Optional[Target]:
     """The Target of product ``wanted`` (a name or ``prod-`` id): ``options.target_version``, else the id in SSM
     (``options.ssm_parameter``, else the one named after ``options.ssm_prefix``).
 
     ``directory`` finds the product; ``read_parameter`` reads an SSM value (``aws_api.SsmApi.read_value``). With
     ``options.stage``, a product that stage does not own is refused (stage_ownership.py).
+
+    ``pending`` is the name of the version the catalog step of this check run would create: when the product
+    does not have it yet, it is the target (with ``pending_artifact_id``), and a product that does not exist yet
+    has no tenants (None).
     """
     target_version, parameter, ssm_prefix = options.target_version, options.ssm_parameter, options.ssm_prefix
     try:
@@ -166,6 +182,8 @@ def resolve_target(directory: ProductDirectory, read_parameter: Callable[[str], 
     except OwnershipError as exc:
         raise RolloutError(str(exc)) from None
     if answer is None:
+        if pending:
+            return None
         raise RolloutError(f"product {wanted} does not exist in {directory.region}")
     summary = answer["ProductViewDetail"]["ProductViewSummary"]
     product_id, name = summary["ProductId"], summary["Name"]
@@ -175,6 +193,9 @@ def resolve_target(directory: ProductDirectory, read_parameter: Callable[[str], 
         path_id = launch_path_id(directory.api, product_id, name, (options.portfolio or {}).get("name"))
     except LaunchPathError as exc:
         path_problem = str(exc)  # a product without tenants to update needs no launch path
+    if pending and not target_version and all(summary.get("Name") != pending for summary in versions):
+        return Target(product=name, product_id=product_id, artifact_id=pending_artifact_id(pending), version=pending, source=PENDING_SOURCE,
+                      path_id=path_id, path_problem=path_problem)
     if target_version:
         artifact_id, version = resolve_version(versions, target_version, name)
         return Target(product=name, product_id=product_id, artifact_id=artifact_id, version=version, source="target_version", path_id=path_id,
@@ -204,6 +225,12 @@ class ParameterSpec:
     def from_api(cls, item: Mapping[str, Any]) -> "ParameterSpec":
         """From a ProvisioningArtifactParameter (DescribeProvisioningArtifact / DescribeProvisioningParameters)."""
         return cls(key=str(item["ParameterKey"]), has_default="DefaultValue" in item)
+
+    @classmethod
+    def of_template(cls, template: Mapping[str, Any]) -> List["ParameterSpec"]:
+        """A template's own parameters (what Service Catalog would list for a version made from it)."""
+        declared = template.get("Parameters") or {}
+        return [cls(key=str(key), has_default=isinstance(spec, dict) and "Default" in spec) for key, spec in declared.items()]
 
 
 def update_parameters(target: Sequence[ParameterSpec], current_keys: Iterable[str]) -> List[Dict[str, Any]]:
@@ -568,33 +595,3 @@ def plan_rollout(
 
 def _settled(tenant: Tenant, target: Target, status: str, **values: Any) -> TenantResult:
     return PlannedUpdate(tenant=tenant, target=target, parameters=()).result(status, **values)
-
-
-# ------------------------------------------------------------------------------------------- check mode
-
-
-def template_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> List[str]:
-    """What a stack update from template ``old`` to ``new`` changes, one line per parameter/resource/output."""
-    changes: List[str] = []
-    for section in ("Parameters", "Resources", "Outputs"):
-        before = old.get(section) or {}
-        after = new.get(section) or {}
-        for name in sorted(set(before) | set(after)):
-            if name not in after:
-                changes.append(f"{section}.{name}: removed")
-            elif name not in before:
-                kind = after[name].get("Type", "") if section == "Resources" and isinstance(after[name], dict) else ""
-                changes.append(f"{section}.{name}: added" + (f" ({kind})" if kind else ""))
-            elif before[name] != after[name]:
-                changes.append(f"{section}.{name}: modified" + _changed_keys(before[name], after[name]))
-    return changes
-
-
-def _changed_keys(before: Any, after: Any) -> str:
-    if not isinstance(before, dict) or not isinstance(after, dict):
-        return ""
-    keys = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
-    if keys == ["Properties"] and isinstance(before.get("Properties"), dict) and isinstance(after.get("Properties"), dict):
-        props_before, props_after = before["Properties"], after["Properties"]
-        keys = [f"Properties.{key}" for key in sorted(set(props_before) | set(props_after)) if props_before.get(key) != props_after.get(key)]
-    return f" ({', '.join(keys)})" if keys else ""

@@ -8,9 +8,13 @@
 (SearchProvisionedProducts, all pages) -> describe the versions the plan needs (DescribeProvisioningArtifact,
 one call per version; a deleted version is skipped by its error code) -> read the last record of TAINTED
 tenants -> plan (``rollout.plan_rollout``) -> in check/diff mode, what each version change does to a stack
-(``version_changes``) -> run the sliding window (``rollout.RolloutRunner``), or in check mode only report
-it -> summarize, tolerance, stats, diff. It returns the module result, or raises ``ServiceFailure`` (message
-and result) or ``AwsApiError``.
+(``version_changes``) -> the replacement guard (``guard_updates``: a tenant whose update would replace or
+delete a stateful resource is ``refused``, before any update) -> run the sliding window
+(``rollout.RolloutRunner``), or in check mode only report it -> summarize, tolerance, stats, diff. It returns
+the module result, or raises ``ServiceFailure`` (message and result) or ``AwsApiError``.
+
+In check mode, ``pending_versions`` are the versions the catalog step of the same run would create: a product
+that does not have its pending version yet rolls out to it (its template read from the run's local copy).
 """
 
 from __future__ import annotations
@@ -24,11 +28,28 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from ansible_collections.multiregion.serverless.plugins.module_utils.arg_specs import from_params
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import AwsApis, S3Api, ServiceCatalogApi
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import AwsApiError, ServiceFailure
-from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_template import TemplateError, parse_s3_url, parse_template
+from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_template import (
+    TemplateError,
+    local_copy,
+    parse_s3_url,
+    parse_template,
+    template_changes,
+)
 from ansible_collections.multiregion.serverless.plugins.module_utils.records import PollPolicy
+from ansible_collections.multiregion.serverless.plugins.module_utils.replacement_guard import (
+    AllowRule,
+    Finding,
+    GuardError,
+    kept_parameters,
+    notices,
+    parse_allow_replacement,
+    refusals,
+    replacements,
+)
 from ansible_collections.multiregion.serverless.plugins.module_utils.rollout import (
     FAILED,
-    UPDATED,
+    PENDING_SOURCE,
+    REFUSED,
     WOULD_UPDATE,
     CatalogRolloutApi,
     FailureTolerance,
@@ -36,6 +57,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.rollout imp
     RolloutError,
     RolloutOutcome,
     RolloutPlan,
+    PlannedUpdate,
     RolloutRunner,
     Target,
     TargetOptions,
@@ -47,12 +69,13 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.rollout imp
     resolve_target,
     summarize,
     tainted_tenants,
-    template_changes,
 )
 from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import ProductDirectory
 
-# At most this many failed tenants are named in the failure message.
+# At most this many failed (or refused) tenants are named in the failure message, and tenant names per group of
+# the same version change in version_changes (the count is always complete).
 SHOWN_FAILURES = 5
+SHOWN_TENANTS = 10
 
 
 @dataclass(frozen=True)
@@ -69,12 +92,47 @@ class RolloutRequest:
     poll_max_delay: float = 60.0
     record_timeout: float = 3600.0
     progress_file: Optional[str] = None
+    replacement_guard: bool = True
+    allow_replacement: Any = None  # a list or a comma-separated string (replacement_guard.parse_allow_replacement)
+    pending_versions: Sequence[Mapping[str, Any]] = ()  # [{product, version, template_url}], check mode only
+    template_local_copies: Mapping[str, str] = field(default_factory=dict)  # {S3 URL: local file}
     check_mode: bool = False
     diff: bool = False
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], check_mode: bool = False, diff: bool = False) -> "RolloutRequest":
         return from_params(cls, params, target=from_params(TargetOptions, params), check_mode=check_mode, diff=diff)
+
+
+class TemplateReader:
+    """Templates by URL, each read once: a check run's local copy first (it is not uploaded), else S3."""
+
+    def __init__(self, s3: S3Api, local_copies: Mapping[str, str]) -> None:
+        self.s3 = s3
+        self.local_copies = local_copies
+        self.cache: Dict[str, Template] = {}
+
+    def get(self, url: str) -> "Template":
+        """The parsed template at ``url``, or the error that kept it from being read."""
+        if url not in self.cache:
+            try:
+                body = local_copy(self.local_copies, url)
+                if body is None:
+                    location = parse_s3_url(url)
+                    body = self.s3.get_bytes(location.bucket, location.key, None, resource=url)
+                self.cache[url] = parse_template(body.decode("utf-8"), url)
+            except UnicodeDecodeError:
+                self.cache[url] = TemplateError(f"{url} is not UTF-8 text")
+            except (TemplateError, AwsApiError) as exc:
+                self.cache[url] = exc
+        return self.cache[url]
+
+    def fetch(self, url: str) -> Dict[str, Any]:
+        """``get`` for callers that take a template or an exception raised (the guard's and the diff's nested reads)."""
+        template = self.get(url)
+        if isinstance(template, Exception):
+            raise template
+        return template
 
 
 class Progress:
@@ -110,17 +168,25 @@ def roll_out(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Dict[str, Any]:
     """Roll ``request.products`` out to their tenants in ``apis.region``; the module result."""
-    tolerance, runner, progress = prepare(apis, request, log, clock, sleep)
+    tolerance, runner, progress, allow_rules = prepare(apis, request, log, clock, sleep)
+    reader = TemplateReader(apis.s3, request.template_local_copies)
     started = clock()
     try:
-        targets, tenants, plan, template_urls = plan_region(apis, request)
+        targets, tenants, plan, versions = plan_region(apis, request, reader)
+        guard = ReplacementGuard(reader, versions, allow_rules) if request.replacement_guard else None
+        if guard is not None:
+            plan = guard.apply(plan)
         result: Dict[str, Any] = dict(changed=bool(plan.updates), targets=[target_summary(target) for target in targets.values()])
+        if guard is not None:
+            result.update(refusals=guard.refusals, replacement_notices=guard.notices)
         progress(
-            f"{len(tenants)} tenants, {len(plan.updates)} to update, "
+            f"{len(tenants)} tenants, {len(plan.updates)} to update"
+            + (f", {len(guard.refused)} refused by the replacement guard" if guard and guard.refused else "")
+            + ", "
             + ", ".join(f"{t.product} -> {t.version} ({t.artifact_id})" for t in targets.values())
         )
-        if request.check_mode or request.diff:
-            result["version_changes"] = version_changes(apis.s3, plan, template_urls)
+        # Every template it reads the guard has read already (the reader keeps them): the run's plan file lists them.
+        result["version_changes"] = version_changes(plan, versions, reader, guard)
         if request.check_mode:
             outcome = None
             results = plan.settled + [update.result(WOULD_UPDATE) for update in plan.updates]
@@ -132,11 +198,10 @@ def roll_out(
     results.sort(key=lambda r: (r.product, r.name))
     result.update(report(results, outcome, tolerance, len(plan.updates), request.mode, clock() - started))
     if request.diff:
-        result["diff"] = version_diff(results)
-    if request.check_mode:
-        return result
-    # changed: an update was started (AWS was written), whatever its outcome.
-    result["changed"] = any(r.record_id for r in results)
+        result["diff"] = version_diff(result["version_changes"], apis.region)
+    if not request.check_mode:
+        # changed: an update was started (AWS was written), whatever its outcome.
+        result["changed"] = any(r.record_id for r in results)
     failure = failure_message(results, result["summary"], tolerance, apis.region)
     if failure:
         raise ServiceFailure(failure, **result)
@@ -145,7 +210,7 @@ def roll_out(
 
 def prepare(
     apis: AwsApis, request: RolloutRequest, log: Callable[[str], None], clock: Callable[[], float], sleep: Callable[[float], None]
-) -> Tuple[FailureTolerance, RolloutRunner, Progress]:
+) -> Tuple[FailureTolerance, RolloutRunner, Progress, List[AllowRule]]:
     """Every option checked before any AWS call; ServiceFailure with the reason otherwise."""
     if not request.products:
         raise ServiceFailure("products must name at least one product")
@@ -153,36 +218,59 @@ def prepare(
         raise ServiceFailure("ssm_parameter holds the target of one product; with several products use ssm_prefix")
     try:
         tolerance = FailureTolerance.parse(request.failure_tolerance)
+        allow_rules = parse_allow_replacement(request.allow_replacement)
         order_groups([], request.order)  # refuses a malformed selector before any call
         policy = PollPolicy(request.poll_delay, request.poll_max_delay, request.record_timeout)
         progress = Progress(request.progress_file, apis.region, log)
         api = CatalogRolloutApi(apis.servicecatalog)
         runner = RolloutRunner(api, request.max_concurrent, tolerance, request.mode, policy, clock=clock, sleep=sleep, progress=progress)
-    except (ValueError, OSError) as exc:  # RolloutError is a ValueError
+    except (ValueError, OSError) as exc:  # RolloutError and GuardError are ValueErrors
         raise ServiceFailure(str(exc)) from None
-    return tolerance, runner, progress
+    return tolerance, runner, progress, allow_rules
 
 
-def plan_region(apis: AwsApis, request: RolloutRequest) -> Tuple[Dict[str, Target], List[Tenant], RolloutPlan, Dict[str, str]]:
-    """Targets by product id, every tenant, the plan, and the template URL of each version described."""
+@dataclass
+class Versions:
+    """What the plan knows of each version (by artifact id): its parameters and its template's URL."""
+
+    parameters: Dict[str, List[ParameterSpec]] = field(default_factory=dict)
+    template_urls: Dict[str, str] = field(default_factory=dict)
+
+
+def plan_region(apis: AwsApis, request: RolloutRequest, reader: TemplateReader) -> Tuple[Dict[str, Target], List[Tenant], RolloutPlan, Versions]:
+    """Targets by product id, every tenant, the plan, and the versions it involves."""
     catalog = apis.servicecatalog
     directory = ProductDirectory(catalog)
+    pending = {str(entry["product"]): entry for entry in request.pending_versions} if request.check_mode else {}
     try:
         targets: Dict[str, Target] = {}
+        pending_templates: Dict[str, str] = {}
         for wanted in request.products:
-            target = resolve_target(directory, apis.ssm.read_value, wanted, request.target)
+            entry = pending.get(wanted)
+            target = resolve_target(directory, apis.ssm.read_value, wanted, request.target, str(entry["version"]) if entry else None)
+            if target is None:
+                continue  # created by this check run's catalog step: no tenant yet
             targets[target.product_id] = target
+            if target.source == PENDING_SOURCE and entry is not None:
+                pending_templates[target.artifact_id] = str(entry["template_url"])
         tenants: List[Tenant] = []
         for target in targets.values():
             rows = catalog.search_provisioned_products(target.product_id, f"product {target.product} ({target.product_id})")
             tenants.extend(Tenant.from_search_row(row, target.product) for row in rows)
-        parameters, template_urls = describe_versions(catalog, artifacts_to_describe(tenants, targets))
+        existing = [(product_id, artifact_id) for product_id, artifact_id in artifacts_to_describe(tenants, targets) if artifact_id not in pending_templates]
+        versions = Versions(*describe_versions(catalog, existing))
+        for artifact_id, url in pending_templates.items():
+            template = reader.get(url)
+            if isinstance(template, Exception):
+                raise RolloutError(f"the template of the version this run would create cannot be read: {template}")
+            versions.parameters[artifact_id] = ParameterSpec.of_template(template)
+            versions.template_urls[artifact_id] = url
         last_records = {tenant.id: catalog.describe_record(tenant.last_record_id) for tenant in tainted_tenants(tenants)}
-        plan = plan_rollout(tenants, targets, parameters, last_records, request.order)
+        plan = plan_rollout(tenants, targets, versions.parameters, last_records, request.order)
         problems = sorted({update.target.path_problem for update in plan.updates if update.target.path_problem})
         if problems:
             raise RolloutError(problems[0])  # before any update starts
-        return targets, tenants, plan, template_urls
+        return targets, tenants, plan, versions
     except RolloutError as exc:
         raise ServiceFailure(str(exc)) from None
 
@@ -212,36 +300,92 @@ def describe_versions(catalog: ServiceCatalogApi, wanted: Sequence[Tuple[str, st
 Template = Union[Dict[str, Any], Exception]
 
 
-def read_template(s3: S3Api, url: str, cache: Dict[str, Template]) -> Template:
-    """The parsed template at ``url``, or the error that kept it from being read (each URL read once)."""
-    if url not in cache:
-        try:
-            location = parse_s3_url(url)
-            cache[url] = parse_template(s3.get_bytes(location.bucket, location.key, None, resource=url).decode("utf-8"), url)
-        except (TemplateError, AwsApiError) as exc:
-            cache[url] = exc
-    return cache[url]
+def version_templates(update: PlannedUpdate, versions: Versions, reader: TemplateReader) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """The current and the target template of ``update``; GuardError saying why one cannot be read."""
+    old_url, new_url = versions.template_urls.get(update.tenant.artifact_id), versions.template_urls.get(update.target.artifact_id)
+    if old_url is None:
+        raise GuardError(f"version {update.tenant.artifact_id} no longer exists")
+    templates = [reader.get(url or "") for url in (old_url, new_url)]
+    problem = next((item for item in templates if isinstance(item, Exception)), None)
+    if problem is not None:
+        raise GuardError(f"templates not readable: {problem}")
+    return templates[0], templates[1]  # type: ignore[return-value]
 
 
-def version_changes(s3: S3Api, plan: RolloutPlan, template_urls: Mapping[str, str]) -> List[Dict[str, Any]]:
-    """What each (current version -> target) update changes, from the two templates (read once per version)."""
-    counts: Dict[Tuple[str, str, str], int] = {}
-    for update in plan.updates:
-        key = (update.target.product, update.tenant.artifact_id, update.target.artifact_id)
-        counts[key] = counts.get(key, 0) + 1
-    cache: Dict[str, Template] = {}
+class ReplacementGuard:
+    """Refuses, before any update, each tenant whose update would replace or delete a stateful resource
+    (``replacement_guard.replacements``) that ``allow_replacement`` does not name, or whose templates cannot be
+    compared. The comparison is made once per product, current version, target and kept parameters, whatever
+    the number of tenants."""
+
+    def __init__(self, reader: TemplateReader, versions: Versions, allow_rules: Sequence[AllowRule]) -> None:
+        self.reader = reader
+        self.versions = versions
+        self.allow_rules = allow_rules
+        self.findings: Dict[Tuple[str, str, str, Tuple[str, ...]], Union[List[Finding], GuardError]] = {}
+        self.refusals: List[str] = []
+        self.notices: List[str] = []
+        self.refused: List[TenantResult] = []
+        self.refused_updates: List[PlannedUpdate] = []
+
+    def compare(self, update: PlannedUpdate) -> Union[List[Finding], GuardError]:
+        """The findings of ``update`` (shared by every tenant with the same change), or why there are none."""
+        kept = tuple(key for key, _keep in update.parameters)
+        key = (update.target.product, update.tenant.artifact_id, update.target.artifact_id, kept)
+        if key not in self.findings:
+            current = [spec.key for spec in self.versions.parameters.get(update.tenant.artifact_id, ())]
+            try:
+                old, new = version_templates(update, self.versions, self.reader)
+                self.findings[key] = replacements(old, new, kept_parameters(current), kept_parameters(kept), self.reader.fetch)
+            except (GuardError, TemplateError, AwsApiError) as exc:
+                self.findings[key] = GuardError(str(exc))
+        return self.findings[key]
+
+    def apply(self, plan: RolloutPlan) -> RolloutPlan:
+        """``plan`` without the refused updates, which are settled as ``refused``."""
+        allowed = []
+        for update in plan.updates:
+            tenant, product = update.tenant.name, update.target.product
+            findings = self.compare(update)
+            if isinstance(findings, GuardError):
+                lines = [f"tenant {tenant}: {product}: the replacement guard cannot compare the templates ({findings}); "
+                         "to roll out without the guard: replacement_guard=false"]
+            else:
+                lines = refusals(tenant, product, findings, self.allow_rules)
+                self.notices.extend(notices(tenant, product, findings, self.allow_rules))
+            if lines:
+                self.refusals.extend(lines)
+                self.refused.append(update.result(REFUSED, error="; ".join(lines)))
+                self.refused_updates.append(update)
+            else:
+                allowed.append(update)
+        return RolloutPlan(allowed, plan.settled + self.refused)
+
+
+def version_changes(plan: RolloutPlan, versions: Versions, reader: TemplateReader, guard: Optional[ReplacementGuard]) -> List[Dict[str, Any]]:
+    """What each (current version -> target) update changes, grouped: the tenants with the same change share one
+    entry (their count, the first names), its template changes down into nested stacks, and the replacement
+    guard's findings (refused tenants included)."""
+    groups: Dict[Tuple[str, str, str], List[PlannedUpdate]] = {}
+    refused_updates = guard.refused_updates if guard else []
+    refused = {update.tenant.id for update in refused_updates}
+    for update in plan.updates + refused_updates:
+        groups.setdefault((update.target.product, update.tenant.artifact_id, update.target.artifact_id), []).append(update)
     changes = []
-    for (product, from_artifact, to_artifact), tenants in sorted(counts.items()):
-        entry: Dict[str, Any] = dict(product=product, from_artifact=from_artifact, to_artifact=to_artifact, tenants=tenants, changes=[])
-        old = read_template(s3, template_urls.get(from_artifact, ""), cache) if from_artifact in template_urls else None
-        new = read_template(s3, template_urls.get(to_artifact, ""), cache)
-        problem = next((item for item in (old, new) if isinstance(item, Exception)), None)
-        if old is None:
-            entry["error"] = f"version {from_artifact} no longer exists"
-        elif problem is not None:
-            entry["error"] = f"templates not readable: {problem}"
-        else:
-            entry["changes"] = template_changes(old, new)  # type: ignore[arg-type]
+    for (product, from_artifact, to_artifact), members in sorted(groups.items()):
+        names = sorted(update.tenant.name for update in members)
+        first = members[0]
+        entry: Dict[str, Any] = dict(product=product, from_artifact=from_artifact, from_version=first.tenant.artifact_name, to_artifact=to_artifact,
+                                     to_version=first.target.version, tenants=len(members), tenant_names=names[:SHOWN_TENANTS],
+                                     refused=sum(1 for update in members if update.tenant.id in refused), changes=[], replacements=[])
+        try:
+            old, new = version_templates(first, versions, reader)
+            entry["changes"] = template_changes(old, new, reader.fetch)
+        except GuardError as exc:
+            entry["error"] = str(exc)
+        if guard is not None:
+            found = guard.compare(first)
+            entry["replacements"] = [finding.describe() for finding in found] if isinstance(found, list) else []
         changes.append(entry)
     return changes
 
@@ -275,20 +419,35 @@ def report(
     )
 
 
-def version_diff(results: Sequence[TenantResult]) -> Dict[str, Dict[str, str]]:
-    """Diff mode: the moving tenants' versions before and after."""
-    moving = [r for r in results if r.status in (UPDATED, WOULD_UPDATE)]
-    return dict(
-        before={r.name: r.from_version or r.from_artifact for r in moving},
-        after={r.name: r.to_version or r.to_artifact for r in moving},
-    )
+def version_diff(changes: Sequence[Mapping[str, Any]], region: Optional[str]) -> Dict[str, str]:
+    """Diff mode: the tenants that move, grouped by the same change (1,000 tenants stay a few lines), each group
+    with what its stacks get and what the replacement guard found, as Ansible's ``prepared`` diff text."""
+    lines = []
+    for entry in changes:
+        more = entry["tenants"] - len(entry["tenant_names"])
+        names = ", ".join(entry["tenant_names"]) + (f", ... ({more} more)" if more > 0 else "")
+        refused = f", {entry['refused']} refused by the replacement guard" if entry["refused"] else ""
+        lines.append(f"{region}: {entry['product']} {entry['from_version'] or entry['from_artifact']} -> {entry['to_version'] or entry['to_artifact']}: "
+                     f"{entry['tenants']} tenant(s){refused}: {names}")
+        lines.extend(f"    {line}" for line in entry["changes"])
+        lines.extend(f"    ! {line}" for line in entry["replacements"])
+        if entry.get("error"):
+            lines.append(f"    (changes unknown: {entry['error']})")
+    return dict(prepared="\n".join(lines) + "\n" if lines else "")
 
 
 def failure_message(results: Sequence[TenantResult], summary: Mapping[str, int], tolerance: FailureTolerance, region: Optional[str]) -> Optional[str]:
-    """The module's failure message when a tenant failed (up to five named), None when none did."""
+    """The module's failure message when a tenant failed or was refused (up to five of each named), None otherwise."""
+    parts = []
     failed = [r for r in results if r.status == FAILED]
-    if not failed:
-        return None
-    shown = "; ".join(f"{r.product}/{r.name}: {r.error}" for r in failed[:SHOWN_FAILURES]) + ("; ..." if len(failed) > SHOWN_FAILURES else "")
-    stopped = f", {summary['not_started']} not started (failure tolerance {tolerance} exceeded)" if summary["not_started"] else ""
-    return f"{len(failed)} of {summary['total']} tenants failed in {region}{stopped}: {shown}"
+    if failed:
+        stopped = f", {summary['not_started']} not started (failure tolerance {tolerance} exceeded)" if summary["not_started"] else ""
+        parts.append(f"{len(failed)} of {summary['total']} tenants failed in {region}{stopped}: {_shown(failed)}")
+    refused = [r for r in results if r.status == REFUSED]
+    if refused:
+        parts.append(f"{len(refused)} of {summary['total']} tenants refused by the replacement guard in {region}: {_shown(refused)}")
+    return "; ".join(parts) or None
+
+
+def _shown(results: Sequence[TenantResult]) -> str:
+    return "; ".join(f"{r.product}/{r.name}: {r.error}" for r in results[:SHOWN_FAILURES]) + ("; ..." if len(results) > SHOWN_FAILURES else "")

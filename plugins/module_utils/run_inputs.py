@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.multiregion.serverless.plugins.module_utils.common import InputError, did_you_mean, refusal
 from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_plan import plan_run
+from ansible_collections.multiregion.serverless.plugins.module_utils.replacement_guard import ALLOW_FORMS, GuardError, parse_allow_replacement
 from ansible_collections.multiregion.serverless.plugins.module_utils.rollout_options import FailureTolerance, RolloutError, Selector
 
 
@@ -132,6 +133,13 @@ def _order(value: Any, key: str) -> List[str]:
     return entries
 
 
+def _allow_replacement(value: Any, key: str) -> List[str]:
+    try:
+        return [str(rule) for rule in parse_allow_replacement(value)]
+    except GuardError as exc:
+        raise refusal(key, value, f"a list or a comma-separated string of {ALLOW_FORMS} ({exc})") from None
+
+
 def _version_scheme(value: Any, key: str) -> str:
     if not isinstance(value, str) or "<n>" not in value:
         raise refusal(key, value, "a version name pattern holding <n>, such as V<n>")
@@ -181,6 +189,7 @@ PLAYBOOK_INPUTS: Tuple[PlaybookInput, ...] = (
 ROLE_INPUT_FORMS: Dict[str, Callable[[Any, str], Any]] = {
     "rollout_failure_tolerance": _tolerance,
     "rollout_order": _order,
+    "rollout_allow_replacement": _allow_replacement,
     "catalog_version_scheme": _version_scheme,
 }
 # Counts and durations that must be at least this (the rest of the role numbers: 0 or more).

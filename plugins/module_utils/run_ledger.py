@@ -170,7 +170,8 @@ def region_summary(ledger: Dict[str, Any]) -> List[Dict[str, Any]]:
                 "products_unchanged": sum(1 for entry in catalog if entry.get("status") in ("unchanged", "repaired")),
                 "validated": sum(1 for entry in validation if entry.get("status") == "passed"),
                 "tenants_updated": sum(1 for entry in rollout if entry.get("status") == "updated"),
-                "tenants_skipped": sum(1 for entry in rollout if entry.get("status") not in FAILED | {"updated"}),
+                "tenants_refused": sum(1 for entry in rollout if entry.get("status") == "refused"),
+                "tenants_skipped": sum(1 for entry in rollout if entry.get("status") not in FAILED | {"updated", "refused"}),
                 "failed": sum(1 for phase_entries in (packaging, catalog, validation, rollout) for entry in phase_entries if entry.get("status") in FAILED),
             }
         )
@@ -186,6 +187,7 @@ SUMMARY_COLUMNS = (
     ("products_unchanged", "unchanged"),
     ("validated", "validated"),
     ("tenants_updated", "tenants updated"),
+    ("tenants_refused", "tenants refused"),
     ("tenants_skipped", "tenants skipped"),
     ("failed", "failed"),
 )

@@ -2,7 +2,7 @@
 # Copyright: multiregion.serverless contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The service behind the ``run_report`` module: the run's ledger and report, written locally and to the
-primary bucket, and the stage lock released whatever happened to them.
+primary bucket, its plan (``run_plan.py``, local only), and the stage lock released whatever happened to them.
 
 ``report_run(params, check_mode, client, region)`` returns the module's result, or raises ``ServiceFailure``
 (a local failure) or ``AwsApiError`` (a failed upload or lock release), each holding the result so far; the
@@ -19,6 +19,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils import nami
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import AwsApiError, BotoCoreError, ClientError, ServiceFailure
 from ansible_collections.multiregion.serverless.plugins.module_utils.common import write_fresh_file
 from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_lock import release
+from ansible_collections.multiregion.serverless.plugins.module_utils.run_plan import build_plan, plan_summary, render_plan_markdown
 from ansible_collections.multiregion.serverless.plugins.module_utils.run_ledger import (
     awx_stats,
     build_ledger,
@@ -49,10 +50,14 @@ def _write(params: Mapping[str, Any], run: Mapping[str, Any], ledger_text: str, 
            client: Callable[[str], Any], region: Optional[str], check_mode: bool = False) -> Optional[Failure]:
     """Write the ledger and report locally and (unless in check mode) to the bucket; the failure, or None."""
     run_dir = naming.run_dir(params["runs_dir"], run["run_id"])
+    plan = build_plan(dict(run, check_mode=check_mode), params["region_results"])
+    result.update(plan_path=os.path.join(run_dir, naming.PLAN_REPORT_FILE), plan_summary=plan_summary(plan))
     try:
         os.makedirs(run_dir, exist_ok=True)
         write_fresh_file(result["ledger_path"], ledger_text.encode("utf-8"))
         write_fresh_file(result["report_path"], report.encode("utf-8"))
+        write_fresh_file(os.path.join(run_dir, naming.PLAN_FILE), (json.dumps(plan, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+        write_fresh_file(result["plan_path"], render_plan_markdown(plan).encode("utf-8"))
     except OSError as exc:
         message = f"cannot write the ledger of run {run['run_id']} to {run_dir}: {exc}"
         return lambda result: ServiceFailure(message, **result)

@@ -72,18 +72,55 @@ options:
       - A file to append one line per started and finished tenant to (C(tail -f) it to follow a long rollout);
         the module cannot stream to the Ansible console. The same lines go to the module log.
     type: path
+  replacement_guard:
+    description:
+      - Before any update, compare each tenant's current template with the target's (down into nested stacks,
+        once per group of tenants with the same change) and refuse every tenant whose update would replace or
+        delete a stateful resource (a DynamoDB table, S3 bucket, SQS queue, log group, RDS instance, ... and the
+        properties whose change means "Update requires - Replacement"), naming tenant, resource, property and why.
+      - A refused tenant is reported C(refused); the others go on; refusals do not count toward
+        I(failure_tolerance), and the module fails at the end. A tenant whose templates cannot be read is refused
+        too. The table is C(plugins/module_utils/replacement_guard.py).
+      - C(false) turns the guard off (for example to roll out although an old version's template is gone).
+    type: bool
+    default: true
+  allow_replacement:
+    description:
+      - Replacements and deletions the guard lets through, each C(product/Path) (every tenant of the product) or
+        C(tenant:product/Path) (one tenant), where C(Path) is the resource's logical id, prefixed by the nested
+        stacks' logical ids (C(Orders/OrdersTable)). A list, or one comma-separated string.
+      - Each refusal names the item that would allow it.
+    type: raw
+  pending_versions:
+    description:
+      - In check mode only, the versions the catalog step of the same run would create (they do not exist yet),
+        each C(product) (name), C(version) (name) and C(template_url). A product without that version rolls out
+        to it; a product that does not exist yet has no tenants. Ignored outside check mode, where the catalog
+        step has written the target to SSM.
+    type: list
+    elements: dict
+    default: []
+  template_local_copies:
+    description:
+      - "Local files of templates a check run would publish, as C({S3 URL: path}) (the package phase's
+        C(local_copies)): read instead of S3, where they are not yet."
+    type: dict
+    default: {}
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
   multiregion.serverless.aws, multiregion.serverless.stage, multiregion.serverless.portfolio, multiregion.serverless.target, multiregion.serverless.poll]
 attributes:
   check_mode:
     support: full
     description:
-      - Reads only. Returns the plan per tenant (C(would_update) from version to version) and, in I(version_changes),
-        what a stack update from each current version to the target changes (from the two templates, read once
-        per version pair).
+      - Reads only. Returns the plan per tenant (C(would_update) from version to version, or C(refused)) and, in
+        I(version_changes), what a stack update from each current version to the target changes (from the two
+        templates, down into nested stacks, read once per version pair). With I(pending_versions), the versions
+        this run's catalog step would create are the targets. Fails as the run would (a refused tenant).
   diff_mode:
     support: full
-    description: Returns the tenants' versions before and after as C(diff).
+    description:
+      - Returns as C(diff) the moving tenants grouped by change (product, from and to version, count, first names),
+        each group with its template changes and the replacement guard's findings.
 notes:
   - Uses SearchProvisionedProducts with C(AccessLevelFilter=Account), so the caller needs the Service Catalog
     administrator permissions to see every tenant of the account, not only those it launched.
@@ -115,6 +152,12 @@ EXAMPLES = r"""
     ssm_prefix: /multiregion/prod
   check_mode: true
   diff: true
+
+- name: Let the orders table of one tenant be replaced (its key schema changed on purpose)
+  multiregion.serverless.provisioned_product_update:
+    products: [platform-core]
+    ssm_prefix: /multiregion/prod
+    allow_replacement: "acme:platform-core/Orders/OrdersTable"
 """
 
 RETURN = r"""
@@ -138,7 +181,9 @@ tenants:
       type: str
       sample: "arn:aws:cloudformation:us-east-1:123456789012:stack/SC-123456789012-pp-abc/1"
     status:
-      description: C(updated), C(already_current), C(failed), C(skipped), C(not_started), or in check mode C(would_update).
+      description:
+        - C(updated), C(already_current), C(failed), C(skipped), C(not_started), C(refused) (by the replacement guard;
+          I(error) says why), or in check mode C(would_update).
       returned: always
       type: str
       sample: updated
@@ -154,7 +199,7 @@ summary:
   description: How many tenants ended in each status, and C(total).
   returned: always
   type: dict
-  sample: {updated: 298, already_current: 0, failed: 2, skipped: 0, not_started: 0, would_update: 0, total: 300}
+  sample: {updated: 297, already_current: 0, failed: 2, skipped: 0, not_started: 0, would_update: 0, refused: 1, total: 300}
 targets:
   description: The target version per product and where it came from.
   returned: always
@@ -175,14 +220,31 @@ stats:
   returned: always
   type: dict
   sample: {polls: 420, peak_in_flight: 8, seconds: 3120.5, peak_rss_mb: 61.2}
+refusals:
+  description: One line per refused tenant and resource, ending with the I(allow_replacement) item that would allow it.
+  returned: when I(replacement_guard) is on
+  type: list
+  elements: str
+  sample: ["tenant acme: platform-core/Orders/OrdersTable (AWS::DynamoDB::Table, KeySchema) would be replaced: ...;
+            to allow it: allow_replacement=acme:platform-core/Orders/OrdersTable"]
+replacement_notices:
+  description: Replacements and deletions that go ahead, retained (C(DeletionPolicy) Retain) or allowed, one line each.
+  returned: when I(replacement_guard) is on
+  type: list
+  elements: str
+  sample: []
 version_changes:
   description:
-    - In check or diff mode, per product and current version, what updating a stack to the target changes
-      (parameters, resources and outputs added, removed or modified). C(error) says why it could not be computed.
-  returned: check mode or diff mode
+    - Per product, current version and target, the tenants with that change (C(tenants),
+      the first C(tenant_names), how many C(refused)), what updating their stacks changes (parameters, resources
+      and outputs added, removed or modified, nested stacks opened as C(Stack/Resource)), and the replacement
+      guard's findings (C(replacements)). C(error) says why the changes could not be computed.
+  returned: always
   type: list
   elements: dict
-  sample: [{product: platform-core, from_artifact: pa-old, to_artifact: pa-new, tenants: 300, changes: ["Resources.Orders: modified (Properties.TemplateURL)"]}]
+  sample:
+    - {product: platform-core, from_artifact: pa-old, from_version: V12, to_artifact: pa-new, to_version: V13, tenants: 300, refused: 0,
+       tenant_names: [acme, globex], changes: ["Resources.Orders/Handler: modified (Properties.Handler)"], replacements: []}
 """
 
 from ansible_collections.multiregion.serverless.plugins.module_utils.arg_specs import (
@@ -209,6 +271,10 @@ ARGUMENT_SPEC = merged(
     mode=dict(type="str", choices=["stop", "continue"], default="stop"),
     order=dict(type="list", elements="str", default=[]),
     progress_file=dict(type="path"),
+    replacement_guard=dict(type="bool", default=True),
+    allow_replacement=dict(type="raw"),
+    pending_versions=dict(type="list", elements="dict", default=[]),
+    template_local_copies=dict(type="dict", default={}),
 )
 
 

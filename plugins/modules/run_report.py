@@ -16,6 +16,9 @@ description:
     run id exists (a resumed run), the new entries replace the old ones of the same item and the rest is kept.
   - With I(bucket), both files are also uploaded to C(s3://<bucket>/runs/<stage>/<run_id>/), encrypted, with
     C(ExpectedBucketOwner).
+  - The run's plan is written beside them, C(plan.json) and C(plan.md), and never uploaded; per region the objects
+    uploaded, the versions created and retired, the tenant updates grouped by change, and the replacement guard's
+    refusals. In check mode it is what the run would do, and the ledger and report are local only too.
 author:
   - multiregion.serverless maintainers (!UNKNOWN)
 options:
@@ -102,6 +105,20 @@ report_path:
   returned: always
   type: str
   sample: /srv/monorepo/.deploy-runs/20261123T120000Z-1a2b3c/report.md
+plan_path:
+  description:
+    - The run's plan in Markdown (C(plan.md), beside C(plan.json)), local only, never uploaded; per region the objects
+      uploaded, the versions created and retired, the tenant updates grouped by change and the refusals. In check mode
+      what the run would do.
+  returned: when the ledger could be written
+  type: str
+  sample: /srv/monorepo/.deploy-runs/20261123T120000Z-1a2b3c/plan.md
+plan_summary:
+  description: One line per region of the plan.
+  returned: when the ledger could be written
+  type: list
+  elements: str
+  sample: ["plan us-east-1 (would be written): 12 upload(s), 1 new version(s) (platform-core-dev V3), 40 tenant update(s), 0 refusal(s)"]
 s3_prefix:
   description: Where the ledger and the report were uploaded, when I(bucket) was given.
   returned: when bucket is given

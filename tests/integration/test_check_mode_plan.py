@@ -1,9 +1,11 @@
 """``--check --diff`` against the run that follows (issue 18): the check run writes nothing, and what it says it
-would do is what the real run then does: the objects uploaded, the versions created, the tasks that change.
+would do is what the real run then does: the objects uploaded, the versions created, each tenant's update (from
+-> to, or refused by the replacement guard), the tasks that change.
 
 A user's way in: ``ansible-playbook playbooks/deploy.yml`` with ``-e`` strings, first with ``--check --diff``,
-then without, on a project with two stages' worth of shape (two regions, two services, a product) packaged by the
-stand-in packager. The local AWS's call counts prove the check run wrote nothing.
+then without, on a project with two stages' worth of shape (two regions, two services, a product whose orders
+service keeps a DynamoDB table per tenant) packaged by the stand-in packager, two tenants per region. The local
+AWS's call counts prove the check run wrote nothing. The tests run in order, each on the state the last left.
 """
 from __future__ import annotations
 
@@ -11,15 +13,28 @@ import json
 from typing import Any, Dict, List, Set, Tuple
 
 import pytest
+import yaml
 
 from chaos_helpers import bootstrap, change_service, deploy_variables, make_project
-from deploy_helpers import DEPLOY_PLAYBOOK, PlaybookRun, PlaybookRunner, writes
+from deploy_helpers import DEPLOY_PLAYBOOK, REPO_ROOT, PlaybookRun, PlaybookRunner, entries, ledger, provision_tenants, run_id_of, tenants, writes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REGIONS = ["us-east-1", "eu-west-1"]
 UPLOAD_TASK = "Upload templates and ZIPs to this region's bucket, then the rendered product templates"
 CATALOG_TASK = "Create a version where a template changed, and point SSM at the current ones"
+ROLLOUT_TASK = "Update every tenant of the products in"  # then the region
+TENANTS = ("acme", "globex")
+
+
+def orders_table(key: str) -> Dict[str, Any]:
+    """The orders service's table (serverless.yml ``resources:``), one per tenant, keyed by ``key``."""
+    return {"Resources": {"OrdersTable": {"Type": "AWS::DynamoDB::Table", "Properties": {
+        "TableName": {"Fn::Sub": "orders-${TenantId}"},
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}],
+    }}}}
 
 
 def as_strings(variables: Dict[str, Any]) -> List[str]:
@@ -31,8 +46,30 @@ def as_strings(variables: Dict[str, Any]) -> List[str]:
     return arguments
 
 
+def run_once_tasks() -> Set[str]:
+    """The names of the tasks that run once for the run (``run_once: true``, in blocks too), read from the roles and
+    playbooks: such a task runs on whichever host gets there first, so only its name compares across runs."""
+    names: Set[str] = set()
+
+    def walk(tasks: Any, once: bool = False) -> None:
+        for task in tasks if isinstance(tasks, list) else []:
+            if isinstance(task, dict):
+                here = once or bool(task.get("run_once"))
+                if here and "name" in task:
+                    names.add(task["name"])
+                for key in ("block", "rescue", "always", "tasks"):
+                    walk(task.get(key), here)
+
+    for path in list((REPO_ROOT / "roles").rglob("tasks/*.yml")) + list((REPO_ROOT / "playbooks").glob("*.yml")):
+        walk(yaml.safe_load(path.read_text()))
+    return names
+
+
+RUN_ONCE = run_once_tasks()
+
+
 def changed_set(run: PlaybookRun) -> Set[Tuple[str, str]]:
-    return {(result.task, result.host) for result in run.results if result.changed}
+    return {(result.task, "(once)" if result.task in RUN_ONCE else result.host) for result in run.results if result.changed}
 
 
 def uploads(run: PlaybookRun) -> Dict[str, List[str]]:
@@ -49,28 +86,45 @@ def versions(run: PlaybookRun) -> Dict[str, Dict[str, Any]]:
     return found
 
 
+def rollout_plan(run: PlaybookRun) -> Dict[str, Dict[str, Tuple[str, str, str]]]:
+    """Per region, each tenant's (status, from version, to version) as the rollout said; a check run's
+    ``would_update`` reads as the ``updated`` it predicts."""
+    found: Dict[str, Dict[str, Tuple[str, str, str]]] = {}
+    for result in run.results:
+        if result.task.startswith(ROLLOUT_TASK):
+            found[result.host] = {tenant["name"]: ("updated" if tenant["status"] == "would_update" else tenant["status"], tenant["from_version"],
+                                                   tenant["to_version"]) for tenant in result.result.get("tenants", [])}
+    return found
+
+
+def refusals(run: PlaybookRun) -> Dict[str, List[str]]:
+    return {result.host: result.result.get("refusals", []) for result in run.results if result.task.startswith(ROLLOUT_TASK)}
+
+
 class Pair:
     """A check run, then the real run, of the same command; the local AWS's writes of each."""
 
     def __init__(self, aws: Any, project: Any) -> None:
         self.aws, self.project = aws, project
         self.runner = PlaybookRunner(aws.env, user="planner")
+        self.refusal = ""  # a refusal line of the key schema change, for the test that allows it
 
-    def run(self, *options: str, **overrides: Any) -> Tuple[PlaybookRun, Dict[str, int], PlaybookRun, Dict[str, int]]:
+    def run(self, *options: str, succeeds: bool = True, **overrides: Any) -> Tuple[PlaybookRun, Dict[str, int], PlaybookRun, Dict[str, int]]:
         arguments = as_strings(deploy_variables(self.project, **overrides))
         self.aws.reset_calls()
         check = self.runner.run(DEPLOY_PLAYBOOK, "--check", "--diff", *options, *arguments)
         check_writes = writes(self.aws.calls())
-        assert check.returncode == 0, check.explain()
+        assert (check.returncode == 0) is succeeds, check.explain()
         self.aws.reset_calls()
         real = self.runner.run(DEPLOY_PLAYBOOK, *options, *arguments)
-        assert real.returncode == 0, real.explain()
+        assert (real.returncode == 0) is succeeds, real.explain()
         return check, check_writes, real, writes(self.aws.calls())
 
 
 @pytest.fixture(scope="module")
 def pair(module_local_aws, tmp_path_factory) -> Pair:
     project = make_project(tmp_path_factory.mktemp("plan") / "project", "plan", REGIONS)
+    (project.root / "services" / "orders" / "fake-sls-resources.json").write_text(json.dumps(orders_table("pk")))
     state = Pair(module_local_aws, project)
     bootstrap(state.runner, project)
     return state
@@ -80,6 +134,8 @@ def assert_check_matches_real(check: PlaybookRun, check_writes: Dict[str, int], 
     assert check_writes == {}, f"the check run wrote {check_writes}"
     assert uploads(check) == uploads(real)
     assert versions(check) == versions(real)
+    assert rollout_plan(check) == rollout_plan(real)
+    assert refusals(check) == refusals(real)
     assert changed_set(check) == changed_set(real), (
         f"only in check: {sorted(changed_set(check) - changed_set(real))}; only in the run: {sorted(changed_set(real) - changed_set(check))}")
 
@@ -103,4 +159,41 @@ def test_a_handler_change_check_run_names_the_new_version(pair: Pair) -> None:
     check, check_writes, real, _real_writes = pair.run()
     assert {region: {name: made[:2] for name, made in products.items()} for region, products in versions(real).items()} == {
         region: {pair.project.catalog_name: (True, "V2")} for region in REGIONS}
+    assert_check_matches_real(check, check_writes, real)
+
+
+def test_a_handler_change_with_the_rollout_check_run_names_each_tenant_update(pair: Pair) -> None:
+    for region in REGIONS:
+        names = [f"{tenant}-{region}" for tenant in TENANTS]
+        assert set(provision_tenants(pair.aws, region, pair.project.ssm_prefix, pair.project.catalog_name, names).values()) == {"SUCCEEDED"}
+    change_service(pair.project, "orders", "rollout")
+    check, check_writes, real, _real_writes = pair.run(update_product=True)
+    assert rollout_plan(real) == {region: {f"{tenant}-{region}": ("updated", "V2", "V3") for tenant in TENANTS} for region in REGIONS}
+    assert_check_matches_real(check, check_writes, real)
+
+
+def test_a_key_schema_change_is_refused_for_every_tenant_in_the_check_and_the_run(pair: Pair) -> None:
+    (pair.project.root / "services" / "orders" / "fake-sls-resources.json").write_text(json.dumps(orders_table("orderId")))
+    before = {region: tenants(pair.aws, region) for region in REGIONS}
+    check, check_writes, real, _real_writes = pair.run(update_product=True, succeeds=False)
+    assert rollout_plan(real) == {region: {f"{tenant}-{region}": ("refused", "V3", "V4") for tenant in TENANTS} for region in REGIONS}
+    for region, lines in refusals(real).items():
+        assert len(lines) == len(TENANTS), lines
+        for tenant, line in zip(TENANTS, lines):
+            assert line.startswith(f"tenant {tenant}-{region}: {pair.project.catalog_name}/"), line
+            assert "/OrdersTable (AWS::DynamoDB::Table, KeySchema) would be replaced" in line, line
+    assert_check_matches_real(check, check_writes, real)
+    # No tenant moved (the catalog made V4: versions are not the guard's business); the ledger says refused.
+    assert {region: tenants(pair.aws, region) for region in REGIONS} == before
+    recorded = entries(ledger(pair.project.root, run_id_of(real)), "rollout")
+    assert sorted(entry["status"] for entry in recorded) == ["refused"] * (len(TENANTS) * len(REGIONS))
+    assert any("refused by the replacement guard" in message for message in real.failure_messages)
+    pair.refusal = refusals(real)[REGIONS[0]][0]
+
+
+def test_allow_replacement_lets_the_table_through_and_a_rollout_alone_check_matches_it(pair: Pair) -> None:
+    assert pair.refusal, "runs after the key schema change"
+    allow = pair.refusal.rsplit("allow_replacement=", 1)[1].split(":", 1)[1]  # the product-wide item: product/Path
+    check, check_writes, real, _real_writes = pair.run("--tags", "rollout", rollout_allow_replacement=allow)
+    assert rollout_plan(real) == {region: {f"{tenant}-{region}": ("updated", "V3", "V4") for tenant in TENANTS} for region in REGIONS}
     assert_check_matches_real(check, check_writes, real)

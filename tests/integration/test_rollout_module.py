@@ -48,7 +48,8 @@ def test_check_apply_check_apply(aws_mock, seeded, capsys) -> None:
     assert plan["changed"] is True and plan["summary"]["would_update"] == 13
     assert {t["from_version"] for t in plan["tenants"]} == {"V1"} and {t["to_version"] for t in plan["tenants"]} == {"V2"}
     assert plan["version_changes"][0]["changes"] == ["Outputs.Feature2: added"]
-    assert plan["diff"]["before"]["tenant-00"] == "V1" and plan["diff"]["after"]["tenant-00"] == "V2"
+    assert plan["diff"]["prepared"].startswith(f"{REGION}: platform-core V1 -> V2: 13 tenant(s): canary-a, tenant-00, tenant-01,")
+    assert "... (3 more)" in plan["diff"]["prepared"]
     calls = sc_calls(aws_mock)
     assert "UpdateProvisionedProduct" not in calls and "ProvisionProduct" not in calls  # check mode writes nothing
     assert not {op for op in aws_mock.calls().get("ssm", {}) if not op.startswith("Get")}

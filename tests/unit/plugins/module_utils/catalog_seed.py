@@ -75,6 +75,22 @@ def seed_product(aws_mock: Any, product: str = "core", stage: str = "dev") -> Se
     return Seeded(product, product_id, versions, parameter)
 
 
+def template_url(product: str, name: str) -> str:
+    return f"https://{BUCKET}.s3.{REGION}.amazonaws.com/{product}/{name}.json"
+
+
+def add_version(aws_mock: Any, seeded: Seeded, name: str, template: Dict[str, Any]) -> str:
+    """Version ``name`` of ``template`` (its file in the bucket), its id in SSM as the catalog phase writes it; its id."""
+    client(aws_mock, "s3").put_object(Bucket=BUCKET, Key=f"{seeded.product}/{name}.json", Body=json.dumps(template).encode())
+    created = client(aws_mock, "servicecatalog").create_provisioning_artifact(
+        ProductId=seeded.product_id,
+        Parameters={"Name": name, "Info": {"LoadTemplateFromURL": template_url(seeded.product, name)}, "Type": "CLOUD_FORMATION_TEMPLATE"},
+    )
+    seeded.versions[name] = created["ProvisioningArtifactDetail"]["Id"]
+    client(aws_mock, "ssm").put_parameter(Name=seeded.parameter, Value=seeded.versions[name], Type="String", Overwrite=True)
+    return seeded.versions[name]
+
+
 def provision(aws_mock: Any, seeded: Seeded, name: str, version: str, in_progress: bool = False) -> None:
     """Tenant ``name`` (TenantId ``name``) on ``version``; ``in_progress`` leaves it UNDER_CHANGE for the rest of the test."""
     aws_mock.set_faults(record_duration_s=3600 if in_progress else 0)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from typing import Any, Dict, List
 
 import pytest
 from hypothesis import given, settings
@@ -17,7 +18,9 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_templat
     nested_stacks,
     parse_s3_url,
     parse_template,
+    local_copy,
     regional_s3_url,
+    template_changes,
     template_fingerprint,
 )
 
@@ -275,3 +278,68 @@ def test_fingerprint_separates_different_documents(first, second):
     one = {"Resources": {"R": {"Type": "AWS::X::Y", "Properties": {"V": first}}}}
     two = {"Resources": {"R": {"Type": "AWS::X::Y", "Properties": {"V": second}}}}
     assert (template_fingerprint(one) == template_fingerprint(two)) == (canonical_json(first) == canonical_json(second))
+
+
+def test_template_changes_name_what_a_stack_update_would_change() -> None:
+    old = {
+        "Parameters": {"TenantId": {"Type": "String"}},
+        "Resources": {"Orders": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": "a", "Parameters": {}}},
+                      "Gone": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"Url": {"Value": "x"}},
+    }
+    new = {
+        "Parameters": {"TenantId": {"Type": "String"}, "Tier": {"Type": "String", "Default": "s"}},
+        "Resources": {"Orders": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": "b", "Parameters": {}}},
+                      "Queue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {"Url": {"Value": "x"}},
+    }
+    assert template_changes(old, new) == [
+        "Parameters.Tier: added",
+        "Resources.Gone: removed",
+        "Resources.Orders: modified (Properties.TemplateURL)",
+        "Resources.Queue: added (AWS::SQS::Queue)",
+    ]
+    assert template_changes(new, new) == []
+
+
+def test_template_changes_open_nested_stacks_whose_template_changed() -> None:
+    def stack(url: str, **extra: Any) -> Dict[str, Any]:
+        return {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url, **extra}}
+
+    nested = {
+        "a": {"Resources": {"Table": {"Type": "AWS::DynamoDB::Table", "Properties": {"KeySchema": [{"AttributeName": "pk"}]}},
+                            "Inner": stack("c")}},
+        "b": {"Resources": {"Table": {"Type": "AWS::DynamoDB::Table", "Properties": {"KeySchema": [{"AttributeName": "id"}]}},
+                            "Inner": stack("d")}},
+        "c": {"Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Handler": "a.h"}}}},
+        "d": {"Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Handler": "b.h"}}}},
+    }
+    read: List[str] = []
+
+    def fetch(url: str) -> Dict[str, Any]:
+        read.append(url)
+        return nested[url]
+
+    old = {"Resources": {"Orders": stack("a"), "Same": stack("c")}}
+    new = {"Resources": {"Orders": stack("b", TimeoutInMinutes=5), "Same": stack("c")}}
+    assert template_changes(old, new, fetch) == [
+        "Resources.Orders/Inner/Fn: modified (Properties.Handler)",
+        "Resources.Orders/Table: modified (Properties.KeySchema)",
+        "Resources.Orders: modified (Properties.TimeoutInMinutes)",
+    ]
+    assert read == ["a", "b", "c", "d"]  # an unchanged nested stack (Same) is not read
+
+    def unreadable(url: str) -> Dict[str, Any]:
+        raise TemplateError(f"AccessDenied reading {url}")
+
+    assert template_changes(old, new, unreadable) == [
+        "Resources.Orders: modified (Properties.TemplateURL; nested templates not readable: AccessDenied reading a)"]
+
+
+def test_local_copy_reads_the_file_a_check_run_would_publish(tmp_path) -> None:
+    copy = tmp_path / "t.json"
+    copy.write_bytes(b"{}")
+    copies = {"https://b.s3.eu-west-1.amazonaws.com/t.json": str(copy), "https://b.s3.eu-west-1.amazonaws.com/gone.json": str(tmp_path / "gone")}
+    assert local_copy(copies, "https://b.s3.eu-west-1.amazonaws.com/t.json") == b"{}"
+    assert local_copy(copies, "https://b.s3.eu-west-1.amazonaws.com/gone.json") is None  # the build folder was cleaned
+    assert local_copy(copies, "https://b.s3.eu-west-1.amazonaws.com/other.json") is None

@@ -76,15 +76,36 @@ def test_rollout_results_and_report():
               "tenants": [{"name": "acme"}]}
     results = FILTERS["phase_results"](update, "rollout", "us-east-1", ACCOUNT)
     assert results == {"region": "us-east-1", "account_id": ACCOUNT, "failed": True, "msg": update["msg"], "targets": update["targets"],
-                       "summary": update["summary"], "tolerance": {"allowed": 0}, "tenants": [{"name": "acme"}]}
+                       "summary": update["summary"], "tolerance": {"allowed": 0}, "tenants": [{"name": "acme"}], "refusals": [],
+                       "version_changes": []}
     assert FILTERS["phase_report"](results, "rollout") == {
-        "line": "us-east-1: 2 updated, 1 failed, 0 skipped, 0 not started, 4 already current (platform-core-dev -> V3)",
+        "line": "us-east-1: 2 updated, 1 failed, 0 refused, 0 skipped, 0 not started, 4 already current (platform-core-dev -> V3)",
         "failed": True, "msg": update["msg"]}
     # The module failed before listing any tenant: the region failed.
     early = FILTERS["phase_results"]({"failed": True, "msg": "no such product"}, "rollout", "us-east-1")
     assert early["failed"] is True and early["tenants"] == [] and early["summary"] == {}
     done = FILTERS["phase_results"](dict(update, summary=dict(update["summary"], failed=0)), "rollout", "us-east-1")
     assert done["failed"] is False
+    # A tenant the replacement guard refused fails the region too (the module failed), though none failed.
+    refused = FILTERS["phase_results"](dict(update, summary=dict(update["summary"], failed=0, refused=1)), "rollout", "us-east-1")
+    assert refused["failed"] is True
+
+
+def test_a_check_runs_rollout_line_says_how_many_tenants_would_update():
+    check = {"summary": {"would_update": 5, "already_current": 1}, "targets": [{"product": "core-dev", "version": "V4"}], "tenants": []}
+    line = FILTERS["phase_report"](FILTERS["phase_results"](check, "rollout", "eu-west-1"), "rollout")["line"]
+    assert line == "eu-west-1: 5 would update, 0 updated, 0 failed, 0 refused, 0 skipped, 0 not started, 1 already current (core-dev -> V4)"
+
+
+def test_pending_versions_are_the_versions_a_check_run_would_create():
+    catalog = {"products": {
+        "core-dev": {"version_created": True, "artifact_id": None, "artifact_name": "V4", "template_url": "https://b.s3.eu-west-1.amazonaws.com/core.json"},
+        "orders-dev": {"version_created": False, "artifact_id": "pa-1", "artifact_name": "V2", "template_url": "https://b/o.json"},
+        "billing-dev": {"version_created": True, "artifact_id": "pa-9", "artifact_name": "V7", "template_url": "https://b/x.json"},  # a real run's
+    }}
+    assert FILTERS["pending_versions"](catalog) == [
+        {"product": "core-dev", "version": "V4", "template_url": "https://b.s3.eu-west-1.amazonaws.com/core.json"}]
+    assert FILTERS["pending_versions"](None) == [] and FILTERS["pending_versions"]({}) == []
 
 
 def test_an_unknown_phase_is_refused():

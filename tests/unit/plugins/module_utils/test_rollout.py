@@ -357,28 +357,6 @@ def test_window_invariants(durations, failing, max_concurrent, tolerance, mode) 
 # -------------------------------------------------------------------------------------------- check mode
 
 
-def test_template_changes_name_what_a_stack_update_would_change() -> None:
-    old = {
-        "Parameters": {"TenantId": {"Type": "String"}},
-        "Resources": {"Orders": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": "a", "Parameters": {}}},
-                      "Gone": {"Type": "AWS::SNS::Topic"}},
-        "Outputs": {"Url": {"Value": "x"}},
-    }
-    new = {
-        "Parameters": {"TenantId": {"Type": "String"}, "Tier": {"Type": "String", "Default": "s"}},
-        "Resources": {"Orders": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": "b", "Parameters": {}}},
-                      "Queue": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {"Url": {"Value": "x"}},
-    }
-    assert rollout.template_changes(old, new) == [
-        "Parameters.Tier: added",
-        "Resources.Gone: removed",
-        "Resources.Orders: modified (Properties.TemplateURL)",
-        "Resources.Queue: added (AWS::SQS::Queue)",
-    ]
-    assert rollout.template_changes(new, new) == []
-
-
 # ---------------------------------------------------------------------------------------------- records
 
 

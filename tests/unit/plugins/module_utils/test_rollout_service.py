@@ -7,6 +7,7 @@ provisioning still running (UNDER_CHANGE).
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Dict
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import AwsApiError, ServiceFailure
 from ansible_collections.multiregion.serverless.plugins.module_utils.rollout import TargetOptions, update_token
 from ansible_collections.multiregion.serverless.plugins.module_utils.rollout_service import RolloutRequest, roll_out
-from catalog_seed import REGION, Seeded, ServiceClients, provision, seed_product, tenant_states
+from catalog_seed import REGION, Seeded, ServiceClients, add_version, provision, seed_product, template_url, tenant_states, tenant_template
 from catalog_seed import client as catalog_client
 
 
@@ -77,15 +78,20 @@ def test_apply_updates_the_tenants_behind_and_reports_the_rest(aws_mock: Any, re
     clients = ServiceClients(aws_mock)
     result = run(clients)
     assert statuses(result) == {"t-a": "updated", "t-b": "already_current", "t-c": "skipped", "t-d": "updated"}
-    assert result["changed"] is True and "version_changes" not in result and "diff" not in result
-    assert result["summary"] == {"updated": 2, "already_current": 1, "failed": 0, "skipped": 1, "not_started": 0, "would_update": 0, "total": 4}
+    assert result["changed"] is True and "diff" not in result
+    assert [(entry["from_version"], entry["to_version"], entry["tenant_names"]) for entry in result["version_changes"]] == [("V1", "V2", ["t-a", "t-d"])]
+    assert result["summary"] == {"updated": 2, "already_current": 1, "failed": 0, "skipped": 1, "not_started": 0, "would_update": 0, "refused": 0,
+                                 "total": 4}
     v1, v2 = region.versions["V1"], region.versions["V2"]
     assert result["targets"] == [{"product": "core", "product_id": region.product_id, "artifact_id": v2, "version": "V2", "source": f"ssm:{region.parameter}"}]
     assert result["tolerance"] == {"failure_tolerance": "10%", "allowed": 0, "failed": 0, "exceeded": False, "stopped": False, "mode": "stop"}
     skipped = next(item for item in result["tenants"] if item["name"] == "t-c")
     assert skipped["reason"] == "status UNDER_CHANGE"
-    # One listing, one describe per version (not per tenant), one update per tenant behind, one poll each; no S3 read.
-    assert aws_mock.calls() == {"servicecatalog": dict(PLANNING_CALLS, UpdateProvisionedProduct=2, DescribeRecord=2), "ssm": {"GetParameter": 1}}
+    # One listing, one describe per version (not per tenant), one update per tenant behind, one poll each; the replacement
+    # guard reads each version's template once.
+    assert aws_mock.calls() == {"servicecatalog": dict(PLANNING_CALLS, UpdateProvisionedProduct=2, DescribeRecord=2), "ssm": {"GetParameter": 1},
+                                "s3": {"GetObject": 2}}
+    assert result["refusals"] == [] and result["replacement_notices"] == []
     t_a = region.tenants["t-a"]
     update = next(params for params in clients.sent("UpdateProvisionedProduct") if params["ProvisionedProductId"] == t_a["id"])
     path = client_of(aws_mock).list_launch_paths(ProductId=region.product_id)["LaunchPathSummaries"][0]["Id"]  # the deployer's only path
@@ -105,8 +111,9 @@ def test_check_and_diff_mode_read_only_and_compare_each_version_pair_once(aws_mo
     assert statuses(result) == {"t-a": "would_update", "t-b": "already_current", "t-c": "skipped", "t-d": "would_update"}
     v1, v2 = region.versions["V1"], region.versions["V2"]
     assert result["changed"] is True
-    assert result["version_changes"] == [{"product": "core", "from_artifact": v1, "to_artifact": v2, "tenants": 2, "changes": ["Outputs.Feature: added"]}]
-    assert result["diff"] == {"before": {"t-a": "V1", "t-d": "V1"}, "after": {"t-a": "V2", "t-d": "V2"}}
+    assert result["version_changes"] == [{"product": "core", "from_artifact": v1, "from_version": "V1", "to_artifact": v2, "to_version": "V2", "tenants": 2,
+                                          "tenant_names": ["t-a", "t-d"], "refused": 0, "changes": ["Outputs.Feature: added"], "replacements": []}]
+    assert result["diff"] == {"prepared": "eu-west-1: core V1 -> V2: 2 tenant(s): t-a, t-d\n    Outputs.Feature: added\n"}
     assert result["stats"]["polls"] == 0
     # Reads only: no Update/Provision/Terminate, no PutParameter; each template read once (V1 and V2) for two tenants.
     assert aws_mock.calls() == {"servicecatalog": PLANNING_CALLS, "ssm": {"GetParameter": 1}, "s3": {"GetObject": 2}}
@@ -188,3 +195,105 @@ def test_with_several_launch_paths_the_stages_portfolio_is_named_and_without_it_
     sent = clients.sent("UpdateProvisionedProduct")
     assert sent and {request["PathId"] for request in sent} == {paths["multiregion-dev"]}
     assert tenant_states(aws_mock, region.product_id)["t-a"]["artifact"] == region.versions["V2"]
+
+
+# ---------------------------------------------------------------- the replacement guard
+
+
+def renamed_queue(version: int) -> Dict[str, Any]:
+    """A version whose queue gets another name: SQS replaces a queue whose QueueName changes (its messages are lost)."""
+    template = tenant_template(2)
+    template["Resources"]["Queue"]["Properties"]["QueueName"] = {"Fn::Sub": f"tenant-${{TenantId}}-v{version}"}
+    return template
+
+
+def test_a_version_that_would_replace_a_queue_is_refused_for_every_tenant_before_any_update(aws_mock: Any, region: Seeded) -> None:
+    add_version(aws_mock, region, "V3", renamed_queue(3))
+    aws_mock.reset_calls()
+    with pytest.raises(ServiceFailure) as refused:
+        run(ServiceClients(aws_mock), failure_tolerance="0")
+    result = refused.value.result
+    assert statuses(result) == {"t-a": "refused", "t-b": "refused", "t-c": "skipped", "t-d": "refused"}
+    assert result["summary"]["refused"] == 3 and result["tolerance"]["failed"] == 0 and result["changed"] is False
+    line = result["refusals"][0]
+    # The name is built from the tenant id, which the guard does not read: "may be" replaced, refused all the same.
+    assert line.startswith("tenant t-a: core/Queue (AWS::SQS::Queue, QueueName) may be replaced: QueueName may change")
+    assert line.endswith("; to allow it: allow_replacement=t-a:core/Queue")
+    assert refused.value.msg.startswith("3 of 4 tenants refused by the replacement guard in eu-west-1: core/t-a: tenant t-a: core/Queue")
+    assert "UpdateProvisionedProduct" not in aws_mock.calls()["servicecatalog"]
+    # V1 -> V3 and V2 -> V3: each template read once, whatever the number of tenants.
+    assert aws_mock.calls()["s3"] == {"GetObject": 3}
+    assert {name: state["artifact"] for name, state in tenant_states(aws_mock, region.product_id).items()} == {
+        "t-a": region.versions["V1"], "t-b": region.versions["V2"], "t-c": region.versions["V1"], "t-d": region.versions["V1"]}
+
+
+def test_allow_replacement_lets_named_tenants_or_the_whole_product_through(aws_mock: Any, region: Seeded) -> None:
+    v3 = add_version(aws_mock, region, "V3", renamed_queue(3))
+    with pytest.raises(ServiceFailure) as partly:
+        run(ServiceClients(aws_mock), allow_replacement="t-a:core/Queue")
+    assert statuses(partly.value.result) == {"t-a": "updated", "t-b": "refused", "t-c": "skipped", "t-d": "refused"}
+    assert partly.value.result["replacement_notices"][0].endswith("allowed by allow_replacement=t-a:core/Queue")
+    result = run(ServiceClients(aws_mock), allow_replacement=["core/Queue"])
+    assert statuses(result) == {"t-a": "already_current", "t-b": "updated", "t-c": "skipped", "t-d": "updated"}
+    states = tenant_states(aws_mock, region.product_id)
+    assert {name: state["artifact"] for name, state in states.items() if name != "t-c"} == {"t-a": v3, "t-b": v3, "t-d": v3}
+
+
+def test_a_bad_allow_replacement_item_is_refused_before_any_call(aws_mock: Any, region: Seeded) -> None:
+    with pytest.raises(ServiceFailure, match=r"allow_replacement item 'core' is not product/LogicalId"):
+        run(ServiceClients(aws_mock), allow_replacement="core")
+    assert aws_mock.calls() == {}
+
+
+def test_without_the_guard_the_replacement_goes_ahead(aws_mock: Any, region: Seeded) -> None:
+    add_version(aws_mock, region, "V3", renamed_queue(3))
+    result = run(ServiceClients(aws_mock), replacement_guard=False)
+    assert statuses(result)["t-a"] == "updated" and "refusals" not in result
+
+
+def test_check_mode_refuses_the_same_tenants_and_groups_them(aws_mock: Any, region: Seeded) -> None:
+    add_version(aws_mock, region, "V3", renamed_queue(3))
+    aws_mock.reset_calls()
+    with pytest.raises(ServiceFailure) as refused:
+        run(ServiceClients(aws_mock), check_mode=True, diff=True)
+    result = refused.value.result
+    assert statuses(result) == {"t-a": "refused", "t-b": "refused", "t-c": "skipped", "t-d": "refused"}
+    from_v1 = next(entry for entry in result["version_changes"] if entry["from_version"] == "V1")
+    assert (from_v1["tenants"], from_v1["tenant_names"], from_v1["refused"]) == (2, ["t-a", "t-d"], 2)
+    assert from_v1["changes"] == ["Resources.Queue: modified (Properties.QueueName)", "Outputs.Feature: added"]
+    assert from_v1["replacements"][0].startswith("Queue (AWS::SQS::Queue, QueueName) may be replaced")
+    assert "core V1 -> V3: 2 tenant(s), 2 refused by the replacement guard: t-a, t-d" in result["diff"]["prepared"]
+    assert set(aws_mock.calls()) == {"servicecatalog", "ssm", "s3"} and "UpdateProvisionedProduct" not in aws_mock.calls()["servicecatalog"]
+
+
+# ---------------------------------------------------------------- check mode: the versions this run's catalog step would create
+
+
+def test_check_mode_rolls_out_to_the_version_the_catalog_step_would_create(aws_mock: Any, region: Seeded, tmp_path: Any) -> None:
+    pending_template = tenant_template(2)
+    pending_template["Parameters"]["Tier"] = {"Type": "String", "Default": "standard"}
+    local = tmp_path / "v3.json"
+    local.write_text(json.dumps(pending_template))
+    url = template_url("core", "V3")  # not uploaded: a check run writes nothing
+    aws_mock.reset_calls()
+    result = run(ServiceClients(aws_mock), check_mode=True, diff=True, pending_versions=[{"product": "core", "version": "V3", "template_url": url}],
+                 template_local_copies={url: str(local)})
+    assert result["targets"][0]["version"] == "V3" and result["targets"][0]["artifact_id"] == "(new V3)"
+    assert result["targets"][0]["source"] == "this run's catalog step (check mode: not created yet)"
+    assert statuses(result) == {"t-a": "would_update", "t-b": "would_update", "t-c": "skipped", "t-d": "would_update"}
+    assert {(entry["from_version"], entry["to_version"], entry["tenants"]) for entry in result["version_changes"]} == {("V1", "V3", 2), ("V2", "V3", 1)}
+    from_v2 = next(entry for entry in result["version_changes"] if entry["from_version"] == "V2")
+    assert from_v2["changes"] == ["Parameters.Tier: added"]
+    # The pending version is neither described nor read from S3 (it is in neither); V1's and V2's templates are.
+    assert aws_mock.calls()["servicecatalog"]["DescribeProvisioningArtifact"] == 2 and aws_mock.calls()["s3"] == {"GetObject": 2}
+    # Outside check mode the pending versions are ignored: SSM names the target.
+    assert run(ServiceClients(aws_mock), check_mode=False, pending_versions=[{"product": "core", "version": "V3", "template_url": url}])[
+        "targets"][0]["version"] == "V2"
+
+
+@pytest.mark.usefixtures("region")
+def test_check_mode_on_a_product_the_catalog_step_would_create_has_no_tenants(aws_mock: Any) -> None:
+    result = run(ServiceClients(aws_mock), products=["core", "orders"], check_mode=True,
+                 pending_versions=[{"product": "orders", "version": "V1", "template_url": template_url("orders", "V1")}])
+    assert [target["product"] for target in result["targets"]] == ["core"]
+    assert result["summary"]["would_update"] == 2

@@ -148,6 +148,8 @@ BAD = [
     Bad("order tag without value", "rollout_order='tag:tier': expected tenant name globs and tag:Key=Value selectors ('tag:tier' is neither)",
         dev(rollout_order="tag:tier")),
     Bad("order empty entry", "rollout_order=[\"\"]: expected a list of tenant name globs", dev(rollout_order=[""])),
+    Bad("allow replacement without a resource", "rollout_allow_replacement='orders-dev': expected a list or a comma-separated string of "
+        "product/LogicalId or tenant:product/LogicalId", dev(rollout_allow_replacement="orders-dev")),
     Bad("max concurrent zero", "rollout_max_concurrent=0: expected a whole number, 1 or more", dev(rollout_max_concurrent=0)),
     Bad("package concurrency word", "package_concurrency='abc': expected a whole number, 1 or more", dev(package_concurrency="abc")),
     Bad("package timeout negative", "package_timeout='-5': expected a whole number, 1 or more", dev(package_timeout="-5")),
@@ -334,7 +336,8 @@ def test_waves_from_a_survey_string_or_a_list(given: Any, waves: List[Any], proj
 
 def test_defaults_and_conversions(project: Path) -> None:
     checked = check(project, dev(rollout_max_fail_percentage="25%", rollout_failure_tolerance=" 3 ", rollout_max_concurrent="4",
-                                 rollout_order="canary-*,tag:tier=gold", package_environment='{"NODE_OPTIONS": "--max-old-space-size=2048"}'))
+                                 rollout_order="canary-*,tag:tier=gold", rollout_allow_replacement="orders-dev/Orders/Table, acme:orders-dev/Log",
+                                 package_environment='{"NODE_OPTIONS": "--max-old-space-size=2048"}'))
     inputs = checked["inputs"]
     assert inputs["update_product"] is False and inputs["validate_product"] is False and inputs["break_lock"] is False
     assert inputs["rollout_waves"] == ["100%"]
@@ -342,6 +345,7 @@ def test_defaults_and_conversions(project: Path) -> None:
     assert inputs["rollout_failure_tolerance"] == "3"
     assert inputs["rollout_max_concurrent"] == 4
     assert inputs["rollout_order"] == ["canary-*", "tag:tier=gold"]
+    assert inputs["rollout_allow_replacement"] == ["orders-dev/Orders/Table", "acme:orders-dev/Log"]
     assert inputs["package_environment"] == {"NODE_OPTIONS": "--max-old-space-size=2048"}
     assert "package_timeout" not in inputs  # a role variable nobody set keeps its role default
 

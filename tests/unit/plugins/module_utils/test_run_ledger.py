@@ -69,10 +69,10 @@ def test_report_and_table_agree():
     table = summary_table(ledger)
     assert table[0].split()[0] == "region"
     us_row = next(line for line in table if line.startswith("us-east-1"))
-    # packaged, cached, uploaded, new versions, unchanged, validated, updated, skipped, failed
-    assert us_row.split()[1:] == ["1", "0", "2", "1", "0", "0", "1", "1", "1"]
+    # packaged, cached, uploaded, new versions, unchanged, validated, updated, refused, skipped, failed
+    assert us_row.split()[1:] == ["1", "0", "2", "1", "0", "0", "1", "0", "1", "1"]
     report = render_markdown(ledger)
-    assert "| us-east-1 | 1 | 0 | 2 | 1 | 0 | 0 | 1 | 1 | 1 |" in report
+    assert "| us-east-1 | 1 | 0 | 2 | 1 | 0 | 0 | 1 | 0 | 1 | 1 |" in report
     assert "- rollout us-east-1 platform-core, pp-2: stack rolled back" in report
     assert "| eu-west-1 | platform-core | unchanged | V1 | pa-2 |" in report
 

@@ -284,6 +284,10 @@ def test_diff_mode_shows_the_template_change_bounded(project, capsys):
     assert (diff["before_header"], diff["after_header"]) == ("V1", "V2")
     assert "OrdersStack" in diff["before"] and "PaymentsStack" not in diff["before"]
     assert "PaymentsStack" in diff["after"]
+    # The resources, nested stacks opened: a changed handler is named, not only the nested template's new URL.
+    handler = run(capsys, check=True, diff=True, template_url=project.publish_product({"orders": "c"}))["diff"]["prepared"]
+    assert handler == "platform-core V1 -> V2:\n    Resources.OrdersStack/Fn: modified (Properties.Handler)"
+    assert diff["prepared"] == "platform-core V1 -> V2:\n    Resources.PaymentsStack: added (AWS::CloudFormation::Stack)"
     small = run(capsys, check=True, diff=True, template_url=new, diff_max_chars=120)["diff"]
     assert len(small["after"]) <= 120 and "diff truncated" in small["after"]
     assert "diff" not in run(capsys, check=True, template_url=new)
@@ -432,7 +436,7 @@ def test_prune_versions_deletes_the_oldest_unused_then_creates_check_apply_idemp
     checked = run(capsys, check=True, diff=True, **args)
     assert checked["changed"] and checked["artifact_name"] == "V4" and checked["artifact_id"] is None
     assert checked["pruned_artifacts"] == [{"id": ids["V1"], "name": "V1"}] and checked["version_limit"] == 3
-    assert checked["diff"]["prepared"] == f"platform-core: delete V1 ({ids['V1']}) to stay within 3 versions (prune_versions)"
+    assert checked["diff"]["prepared"].endswith(f"\nplatform-core: delete V1 ({ids['V1']}) to stay within 3 versions (prune_versions)")
     assert project.writes() == {}
 
     applied = run(capsys, **args)

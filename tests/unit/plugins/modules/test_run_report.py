@@ -41,6 +41,9 @@ def test_the_lock_of_this_run_is_released_after_the_ledger_is_written(ssm, capsy
     # The check run's ledger and report are its plan: written locally, marked so no run resumes them.
     assert checked["changed"] and json.loads(Path(checked["ledger_path"]).read_text())["run"]["check_mode"] is True
     assert Path(checked["report_path"]).is_file()
+    plan = json.loads((Path(checked["plan_path"]).parent / "plan.json").read_text())
+    assert plan["run"] == {"run_id": "20261123T000000Z-abcdef", "stage": "dev", "check_mode": True} and Path(checked["plan_path"]).name == "plan.md"
+    assert checked["plan_summary"] == []  # no region results
     done = run(capsys, tmp_path)
     assert done["lock_released"] and (tmp_path / "runs" / "20261123T000000Z-abcdef" / "ledger.json").is_file()
     with pytest.raises(ssm.exceptions.ParameterNotFound):
