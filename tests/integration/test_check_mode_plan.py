@@ -197,3 +197,19 @@ def test_allow_replacement_lets_the_table_through_and_a_rollout_alone_check_matc
     check, check_writes, real, _real_writes = pair.run("--tags", "rollout", rollout_allow_replacement=allow)
     assert rollout_plan(real) == {region: {f"{tenant}-{region}": ("updated", "V3", "V4") for tenant in TENANTS} for region in REGIONS}
     assert_check_matches_real(check, check_writes, real)
+
+
+def test_a_product_parameter_change_check_run_names_the_version_and_each_tenant_update(pair: Pair) -> None:
+    """A product parameter added with a default (a tenant setting): a new version, and every tenant keeps its own
+    TenantId (UsePreviousValue) and takes the new default."""
+    path = pair.project.root / "products" / f"{pair.project.product}.yml"
+    product = yaml.safe_load(path.read_text())
+    product["parameters"]["TenantTier"] = {"Type": "String", "Default": "standard", "AllowedValues": ["standard", "premium"]}
+    path.write_text(yaml.safe_dump(product, sort_keys=False))
+    check, check_writes, real, _real_writes = pair.run(update_product=True)
+    assert {region: {name: made[:2] for name, made in products.items()} for region, products in versions(real).items()} == {
+        region: {pair.project.catalog_name: (True, "V5")} for region in REGIONS}
+    assert rollout_plan(real) == {region: {f"{tenant}-{region}": ("updated", "V4", "V5") for tenant in TENANTS} for region in REGIONS}
+    assert_check_matches_real(check, check_writes, real)
+    changes = [result.result["version_changes"] for result in check.results if result.task.startswith(ROLLOUT_TASK)]
+    assert all(group["changes"][0] == "Parameters.TenantTier: added" for groups in changes for group in groups), changes
