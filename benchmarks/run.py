@@ -349,7 +349,7 @@ def report(bench: Bench, approaches: Dict[str, Approach]) -> None:
                 continue  # the baseline has no check mode
             result = approach.results[scenario]
             to_ideal = f"{result.wall / ideal[scenario]:.2f}" if scenario in ideal else "-"
-            to_base = f"{base.results[scenario].wall / result.wall:.2f}x" if base and approach is ours else ""
+            to_base = f"{base.results[scenario].wall / result.wall:.2f}x" if base and approach is ours and scenario in base.results else ""
             print(f"{scenario:<12} {approach.name:<10} {result.wall:8.1f} {to_ideal:>7} {to_base:>7} {result.total_calls:6d} "
                   f"{sum(result.writes.values()):6d} {result.maxrss_mb:8.0f} {result.server_cpu:9.1f}  {result.note}")
     print("\n/base = baseline wall time / collection wall time (how many times faster the collection is); "

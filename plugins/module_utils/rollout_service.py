@@ -7,9 +7,9 @@
 (``rollout.resolve_target``: the product directory, then SSM or ``target_version``) -> list every tenant
 (SearchProvisionedProducts, all pages) -> describe the versions the plan needs (DescribeProvisioningArtifact,
 one call per version; a deleted version is skipped by its error code) -> read the last record of TAINTED
-tenants -> plan (``rollout.plan_rollout``) -> in check/diff mode, what each version change does to a stack
-(``version_changes``) -> the replacement guard (``guard_updates``: a tenant whose update would replace or
-delete a stateful resource is ``refused``, before any update) -> run the sliding window
+tenants -> plan (``rollout.plan_rollout``) -> the replacement guard (``ReplacementGuard``: a tenant whose
+update would replace or delete a stateful resource is ``refused``, before any update) -> what each version
+change does to a stack, tenants grouped (``version_changes``) -> run the sliding window
 (``rollout.RolloutRunner``), or in check mode only report it -> summarize, tolerance, stats, diff. It returns
 the module result, or raises ``ServiceFailure`` (message and result) or ``AwsApiError``.
 

@@ -208,13 +208,14 @@ def summary_table(ledger: Dict[str, Any]) -> List[str]:
 
 
 def failures(ledger: Dict[str, Any]) -> List[str]:
-    """One line per failed item."""
+    """One line per failed item, and per tenant the replacement guard refused (it fails the run too)."""
     lines = []
     for phase in PHASES:
         for entry in ledger["entries"].get(phase, []):
-            if entry.get("status") in FAILED:
+            status = entry.get("status")
+            if status in FAILED or status == "refused":
                 what = ", ".join(str(entry[field]) for field in ENTRY_KEYS[phase][len(TARGET_KEYS):] if entry.get(field) is not None)
-                lines.append(f"{phase} {entry.get('region')} {what}: {entry.get('error') or 'failed'}")
+                lines.append(f"{phase} {entry.get('region')} {what}: {'refused: ' if status == 'refused' else ''}{entry.get('error') or 'failed'}")
     return lines
 
 

@@ -188,6 +188,9 @@ def test_a_key_schema_change_is_refused_for_every_tenant_in_the_check_and_the_ru
     recorded = entries(ledger(pair.project.root, run_id_of(real)), "rollout")
     assert sorted(entry["status"] for entry in recorded) == ["refused"] * (len(TENANTS) * len(REGIONS))
     assert any("refused by the replacement guard" in message for message in real.failure_messages)
+    # The run's last word names every refused tenant with the reason, not "0 item(s)".
+    final = next(message for message in real.failure_messages if message.startswith("rollout failed for"))
+    assert final.startswith(f"rollout failed for {len(TENANTS) * len(REGIONS)} item(s): rollout ") and "refused: tenant acme-" in final, final
     pair.refusal = refusals(real)[REGIONS[0]][0]
 
 

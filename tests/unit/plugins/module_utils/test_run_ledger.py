@@ -48,6 +48,17 @@ def test_totals_and_failures():
     assert failures(ledger) == ["rollout us-east-1 platform-core, pp-2: stack rolled back"]
 
 
+def test_a_refused_tenant_is_named_among_the_failures_and_counted_apart():
+    refused = {"region": "eu-west-1", "product": "platform-core", "tenant_id": "pp-9", "tenant": "umbrella", "status": "refused",
+               "error": "tenant umbrella: platform-core/Orders/OrdersTable (AWS::DynamoDB::Table, KeySchema) would be replaced: ..."}
+    ledger = build_ledger(RUN, {"rollout": [refused]})
+    assert failures(ledger) == ["rollout eu-west-1 platform-core, pp-9: refused: tenant umbrella: platform-core/Orders/OrdersTable "
+                                "(AWS::DynamoDB::Table, KeySchema) would be replaced: ..."]
+    row = next(line for line in summary_table(ledger) if line.startswith("eu-west-1"))
+    # updated, refused, skipped, failed: a refusal is neither a failure of AWS nor a skip
+    assert row.split()[-4:] == ["0", "1", "0", "0"]
+
+
 def test_resume_replaces_only_what_the_new_attempt_did():
     previous = first_attempt()
     resumed = build_ledger(
