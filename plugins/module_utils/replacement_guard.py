@@ -12,6 +12,7 @@ resource the update would replace or delete refuses that tenant, unless ``allow_
 * ``replacements(old, new, old_parameters, new_parameters, fetch)`` - the ``Finding`` s of one tenant: each
   stateful resource (down into nested stacks) that would be ``replaced``, ``removed``, ``may_be_replaced`` or
   ``may_be_removed``; ``retained`` ones (removed, but ``DeletionPolicy: Retain`` keeps the data) are info only.
+* ``plan_findings(resource_changes)`` - the same findings from a Service Catalog plan's ``ResourceChanges``.
 * ``kept_parameters(keys)`` - the parameter values of a rollout's ``UsePreviousValue`` update, not read.
 * ``parse_allow_replacement(value)`` - ``allow_replacement`` as ``AllowRule`` s.
 * ``refusals(tenant, product, findings, rules)`` - one line per finding no rule allows; ``notices`` - the
@@ -634,6 +635,35 @@ class _Walk:
                 raise GuardError(f"{path} is a nested stack and no fetch was given to load its template {url}")
             self.templates[url] = self.fetch(url)
         return self.templates[url]
+
+
+def plan_findings(resource_changes: Iterable[Mapping[str, Any]]) -> List[Finding]:
+    """The findings of a Service Catalog provisioned product plan (its ``ResourceChanges``, CloudFormation's change
+    set in Service Catalog's words: ``Action`` ADD | MODIFY | REMOVE, ``Replacement`` TRUE | FALSE | CONDITIONAL,
+    ``RequiresRecreation`` NEVER | CONDITIONALLY | ALWAYS): each stateful resource the plan removes or replaces
+    (``CONDITIONAL`` is "may be").
+
+    A plan sees the product template's own resources only: a nested stack is one MODIFY of
+    ``AWS::CloudFormation::Stack`` (what is inside is not listed), which ``replacements`` opens instead.
+    """
+    findings = []
+    for change in resource_changes:
+        resource_type, path = str(change.get("ResourceType") or ""), str(change.get("LogicalResourceId") or "")
+        action, replacement = str(change.get("Action") or "").upper(), str(change.get("Replacement") or "").upper()
+        if resource_type not in STATEFUL_TYPES:
+            continue
+        if action == "REMOVE":
+            findings.append(Finding(path, resource_type, "", REMOVED, "Service Catalog's plan removes it: its data goes with it"))
+            continue
+        kind = {"TRUE": REPLACED, "CONDITIONAL": MAY_BE_REPLACED}.get(replacement)
+        if action != "MODIFY" or kind is None:
+            continue
+        targets = [detail.get("Target") or {} for detail in change.get("Details") or []]
+        recreated = sorted({str(target.get("Name") or "") for target in targets if str(target.get("Attribute") or "").upper() == "PROPERTIES"
+                            and str(target.get("RequiresRecreation") or "").upper() in ("ALWAYS", "CONDITIONALLY")} - {""})
+        findings.append(Finding(path, resource_type, ", ".join(recreated), kind,
+                                f"Service Catalog's plan (a CloudFormation change set) says Replacement: {replacement}"))
+    return sorted(findings, key=lambda finding: (finding.path, finding.property_name, finding.kind))
 
 
 def kept_parameters(keys: Iterable[str]) -> Dict[str, Unknown]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import resource
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -43,6 +44,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.replacement
     kept_parameters,
     notices,
     parse_allow_replacement,
+    plan_findings,
     refusals,
     replacements,
 )
@@ -93,6 +95,7 @@ class RolloutRequest:
     record_timeout: float = 3600.0
     progress_file: Optional[str] = None
     replacement_guard: bool = True
+    replacement_plans: bool = False  # also ask Service Catalog (a provisioned product plan per tenant), real runs only
     allow_replacement: Any = None  # a list or a comma-separated string (replacement_guard.parse_allow_replacement)
     pending_versions: Sequence[Mapping[str, Any]] = ()  # [{product, version, template_url}], check mode only
     template_local_copies: Mapping[str, str] = field(default_factory=dict)  # {S3 URL: local file}
@@ -176,6 +179,8 @@ def roll_out(
         guard = ReplacementGuard(reader, versions, allow_rules) if request.replacement_guard else None
         if guard is not None:
             plan = guard.apply(plan)
+            if request.replacement_plans and not request.check_mode:  # a plan is a write: never in check mode
+                plan = guard.ask_service_catalog(plan, PlanAsker(apis.servicecatalog, request, clock, sleep))
         result: Dict[str, Any] = dict(changed=bool(plan.updates), targets=[target_summary(target) for target in targets.values()])
         if guard is not None:
             result.update(refusals=guard.refusals, replacement_notices=guard.notices)
@@ -343,23 +348,81 @@ class ReplacementGuard:
 
     def apply(self, plan: RolloutPlan) -> RolloutPlan:
         """``plan`` without the refused updates, which are settled as ``refused``."""
-        allowed = []
+        return self._judge(plan, self.compare, "the replacement guard cannot compare the templates", "replacement_guard=false")
+
+    def ask_service_catalog(self, plan: RolloutPlan, asker: "PlanAsker") -> RolloutPlan:
+        """``plan`` without the updates Service Catalog's own plan refuses (one provisioned product plan per tenant)."""
+        return self._judge(plan, asker.findings, "Service Catalog's plan failed", "replacement_plans=false")
+
+    def _judge(self, plan: RolloutPlan, find: Callable[[PlannedUpdate], Union[List[Finding], GuardError]], unknown: str, escape: str) -> RolloutPlan:
+        allowed, refused = [], []
         for update in plan.updates:
             tenant, product = update.tenant.name, update.target.product
-            findings = self.compare(update)
+            findings = find(update)
             if isinstance(findings, GuardError):
-                lines = [f"tenant {tenant}: {product}: the replacement guard cannot compare the templates ({findings}); "
-                         "to roll out without the guard: replacement_guard=false"]
+                lines = [f"tenant {tenant}: {product}: {unknown} ({findings}); to roll out without it: {escape}"]
             else:
                 lines = refusals(tenant, product, findings, self.allow_rules)
                 self.notices.extend(notices(tenant, product, findings, self.allow_rules))
             if lines:
                 self.refusals.extend(lines)
-                self.refused.append(update.result(REFUSED, error="; ".join(lines)))
+                refused.append(update.result(REFUSED, error="; ".join(lines)))
                 self.refused_updates.append(update)
             else:
                 allowed.append(update)
-        return RolloutPlan(allowed, plan.settled + self.refused)
+        self.refused.extend(refused)
+        return RolloutPlan(allowed, plan.settled + refused)
+
+
+class PlanAsker:
+    """Service Catalog's own answer for one tenant: CreateProvisionedProductPlan (the update as the rollout would
+    make it), DescribeProvisionedProductPlan until it is made, its ResourceChanges, DeleteProvisionedProductPlan.
+
+    AWS keeps one plan per provisioned product, and a plan of a stack the update would not change fails with
+    CloudFormation's "didn't contain changes": that is no finding. The plan is deleted whatever happened.
+    """
+
+    NO_CHANGES = "didn't contain changes"
+
+    def __init__(self, catalog: ServiceCatalogApi, request: RolloutRequest, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self.catalog = catalog
+        self.policy = PollPolicy(request.poll_delay, request.poll_max_delay, request.record_timeout)
+        self.clock = clock
+        self.sleep = sleep
+
+    def findings(self, update: PlannedUpdate) -> Union[List[Finding], GuardError]:
+        tenant = update.tenant
+        resource = f"plan of tenant {tenant.name} ({tenant.id})"
+        try:
+            created = self.catalog.call(
+                "CreateProvisionedProductPlan", resource, PlanName=f"replacement-guard-{tenant.id}"[:128], PlanType="CLOUDFORMATION",
+                ProductId=update.target.product_id, ProvisionedProductName=tenant.name, ProvisioningArtifactId=update.target.artifact_id,
+                ProvisioningParameters=update.provisioning_parameters(), IdempotencyToken=uuid.uuid4().hex,
+                **({"PathId": update.target.path_id} if update.target.path_id else {}),
+            )
+            plan_id = created["PlanId"]
+            try:
+                details, changes = self._made(plan_id, resource)
+            finally:
+                self.catalog.call("DeleteProvisionedProductPlan", resource, PlanId=plan_id, IgnoreErrors=True)
+        except AwsApiError as exc:  # this tenant's plan only: the others are asked all the same
+            return GuardError(str(exc))
+        status, message = details.get("Status"), str(details.get("StatusMessage") or "")
+        if status == "CREATE_FAILED":
+            return [] if self.NO_CHANGES in message else GuardError(f"plan {plan_id}: {message or 'CREATE_FAILED'}")
+        if status != "CREATE_SUCCESS":
+            return GuardError(f"plan {plan_id} still {status} after {self.policy.timeout:g} s")
+        return plan_findings(changes)
+
+    def _made(self, plan_id: str, resource: str) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+        started, delay = self.clock(), self.policy.delay
+        while True:
+            answer, changes = self.catalog.token_pages("DescribeProvisionedProductPlan", resource, "ResourceChanges", PlanId=plan_id)
+            details = answer.get("ProvisionedProductPlanDetails") or {}
+            if details.get("Status") != "CREATE_IN_PROGRESS" or self.clock() - started >= self.policy.timeout:
+                return details, changes
+            self.sleep(delay)
+            delay = min(delay * 1.5, self.policy.max_delay)
 
 
 def version_changes(plan: RolloutPlan, versions: Versions, reader: TemplateReader, guard: Optional[ReplacementGuard]) -> List[Dict[str, Any]]:

@@ -84,6 +84,20 @@ options:
       - C(false) turns the guard off (for example to roll out although an old version's template is gone).
     type: bool
     default: true
+  replacement_plans:
+    description:
+      - Also ask Service Catalog, in a real run (never in check mode, a plan is a write) and after the template
+        comparison of I(replacement_guard) let the tenant through - one provisioned product plan per tenant
+        (CreateProvisionedProductPlan, the update as the rollout would make it, UsePreviousValue), read until made
+        (DescribeProvisionedProductPlan), then deleted (DeleteProvisionedProductPlan) - and refuse a tenant whose
+        plan replaces (C(Replacement) C(TRUE) or C(CONDITIONAL)) or removes a stateful resource, or whose plan fails
+        for another reason than "didn't contain changes".
+      - A plan is CloudFormation's change set of the product template only - a nested stack shows as one modified
+        stack - so the template comparison stays the one that sees into nested stacks; a plan adds the view of the
+        real stack (parameter values, the deployed template) for the product template's own resources.
+      - Costs four or more calls per tenant, one tenant after the other, before the first update.
+    type: bool
+    default: false
   allow_replacement:
     description:
       - Replacements and deletions the guard lets through, each C(product/Path) (every tenant of the product) or
@@ -272,6 +286,7 @@ ARGUMENT_SPEC = merged(
     order=dict(type="list", elements="str", default=[]),
     progress_file=dict(type="path"),
     replacement_guard=dict(type="bool", default=True),
+    replacement_plans=dict(type="bool", default=False),
     allow_replacement=dict(type="raw"),
     pending_versions=dict(type="list", elements="dict", default=[]),
     template_local_copies=dict(type="dict", default={}),

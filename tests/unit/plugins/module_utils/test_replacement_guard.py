@@ -645,3 +645,26 @@ def test_every_type_in_the_table_is_described() -> None:
         assert len(set(spec.replaces + spec.may_replace)) == len(spec.replaces + spec.may_replace), resource_type
     assert "AWS::SNS::Topic" not in STATEFUL_TYPES and "AWS::SSM::Parameter" not in STATEFUL_TYPES
     assert guard.REFUSED_KINDS == {REPLACED, MAY_BE_REPLACED, REMOVED, MAY_BE_REMOVED}
+
+
+def test_plan_findings_read_a_service_catalog_plans_resource_changes():
+    from ansible_collections.multiregion.serverless.plugins.module_utils.replacement_guard import plan_findings
+
+    def detail(name, recreation):
+        return {"Target": {"Attribute": "PROPERTIES", "Name": name, "RequiresRecreation": recreation}, "Evaluation": "STATIC"}
+
+    # Service Catalog's ResourceChange shape (upper-case enums, unlike CloudFormation's DescribeChangeSet).
+    changes = [
+        {"Action": "MODIFY", "LogicalResourceId": "OrdersTable", "ResourceType": "AWS::DynamoDB::Table", "Replacement": "CONDITIONAL",
+         "Details": [detail("KeySchema", "CONDITIONALLY"), detail("BillingMode", "NEVER")]},
+        {"Action": "MODIFY", "LogicalResourceId": "Queue", "ResourceType": "AWS::SQS::Queue", "Replacement": "TRUE",
+         "Details": [detail("QueueName", "ALWAYS")]},
+        {"Action": "REMOVE", "LogicalResourceId": "Logs", "ResourceType": "AWS::Logs::LogGroup"},
+        {"Action": "MODIFY", "LogicalResourceId": "Bucket", "ResourceType": "AWS::S3::Bucket", "Replacement": "FALSE",
+         "Details": [detail("Tags", "NEVER")]},
+        {"Action": "ADD", "LogicalResourceId": "NewTable", "ResourceType": "AWS::DynamoDB::Table"},
+        {"Action": "MODIFY", "LogicalResourceId": "Fn", "ResourceType": "AWS::Lambda::Function", "Replacement": "TRUE"},
+        {"Action": "MODIFY", "LogicalResourceId": "OrdersStack", "ResourceType": "AWS::CloudFormation::Stack", "Replacement": "CONDITIONAL"},
+    ]
+    assert [(f.path, f.property_name, f.kind) for f in plan_findings(changes)] == [
+        ("Logs", "", "removed"), ("OrdersTable", "KeySchema", "may_be_replaced"), ("Queue", "QueueName", "replaced")]

@@ -8,6 +8,7 @@ provisioning still running (UNDER_CHANGE).
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Dict
 
 import pytest
@@ -297,3 +298,46 @@ def test_check_mode_on_a_product_the_catalog_step_would_create_has_no_tenants(aw
                  pending_versions=[{"product": "orders", "version": "V1", "template_url": template_url("orders", "V1")}])
     assert [target["product"] for target in result["targets"]] == ["core"]
     assert result["summary"]["would_update"] == 2
+
+
+# ---------------------------------------------------------------- Service Catalog's own plans (replacement_plans)
+
+
+def plans_left(aws_mock: Any) -> list:
+    return client_of(aws_mock).list_provisioned_product_plans(AccessLevelFilter={"Key": "Account", "Value": "self"})["ProvisionedProductPlans"]
+
+
+def test_replacement_plans_ask_service_catalog_once_per_tenant_and_leave_no_plan(aws_mock: Any, region: Seeded) -> None:
+    aws_mock.reset_calls()
+    result = run(ServiceClients(aws_mock), replacement_plans=True)
+    assert statuses(result) == {"t-a": "updated", "t-b": "already_current", "t-c": "skipped", "t-d": "updated"}
+    calls = aws_mock.calls()["servicecatalog"]
+    # t-a and t-d: one plan each, read until made, deleted; V2 only adds an output, so nothing is refused.
+    assert (calls["CreateProvisionedProductPlan"], calls["DeleteProvisionedProductPlan"]) == (2, 2)
+    assert calls["DescribeProvisionedProductPlan"] >= 2 and plans_left(aws_mock) == []
+
+
+def test_check_mode_never_makes_a_plan(aws_mock: Any, region: Seeded) -> None:
+    aws_mock.reset_calls()
+    run(ServiceClients(aws_mock), replacement_plans=True, check_mode=True)
+    assert "CreateProvisionedProductPlan" not in aws_mock.calls()["servicecatalog"]
+
+
+def test_a_plan_that_replaces_the_queue_refuses_the_tenant_and_the_template_guard_agrees(aws_mock: Any, region: Seeded) -> None:
+    from ansible_collections.multiregion.serverless.plugins.module_utils.rollout_service import (
+        PlanAsker, ReplacementGuard, TemplateReader, plan_region)
+
+    add_version(aws_mock, region, "V3", renamed_queue(3))
+    clients = ServiceClients(aws_mock)
+    asked = request(replacement_plans=True)
+    reader = TemplateReader(clients.apis.s3, {})
+    _targets, _tenants, plan, versions = plan_region(clients.apis, asked, reader)
+    guard = ReplacementGuard(reader, versions, [])
+    # Service Catalog's answer alone (the local AWS computes Replacement from cfn-lint's resource schemas): QueueName
+    # is create-only, so the plan says Replacement True, a certain replacement where the template guard says "may be".
+    by_plans = guard.ask_service_catalog(plan, PlanAsker(clients.apis.servicecatalog, asked, time.monotonic, time.sleep))
+    assert {result.name for result in by_plans.settled if result.status == "refused"} == {"t-a", "t-b", "t-d"}
+    assert guard.refusals[0].startswith("tenant t-a: core/Queue (AWS::SQS::Queue, QueueName) would be replaced: Service Catalog's plan")
+    assert plans_left(aws_mock) == []
+    by_templates = ReplacementGuard(reader, versions, []).apply(plan)
+    assert {r.name for r in by_templates.settled if r.status == "refused"} == {r.name for r in by_plans.settled if r.status == "refused"}
