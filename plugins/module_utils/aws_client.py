@@ -149,13 +149,49 @@ class ServiceFailure(Exception):
 # ---------------------------------------------------------------------------------------------- the module
 
 
-class AwsModule(AnsibleAWSModule):
-    """``AnsibleAWSModule`` whose AWS failures read as one line, and which runs one service function."""
+# Constraints between options a module may declare beside its argument spec (AnsibleModule's keyword arguments).
+MODULE_CONSTRAINTS = ("mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by")
 
-    def fail_json_aws_error(self, exception: Any, **result: Any) -> NoReturn:  # pylint: disable=arguments-differ
-        """Fail with an ``AwsApiError``: its one line, the botocore details, the SDK versions, ``result``."""
+
+def module_argument_spec(argument_spec: Dict[str, Any]) -> Dict[str, Any]:
+    """A module's own options with the collection's shared ones (amazon.aws adds its connection options itself)."""
+    spec = dict(SHARED_ARGUMENT_SPEC)
+    spec.update(argument_spec)
+    return spec
+
+
+def shared_option_error(params: Dict[str, Any], region: Optional[str], require_region: bool) -> Optional[str]:
+    """What is wrong with the shared options, in one line, or None."""
+    if params["max_attempts"] < 1:
+        return f"max_attempts must be 1 or more, got {params['max_attempts']}"
+    if require_region and not region:
+        return REGION_REQUIRED
+    return None
+
+
+class ServiceRunner:
+    """Runs one service function and reports its result or failure through ``exit_json`` / ``fail_json``.
+
+    Shared by ``AwsModule`` (a module process) and the in-process stand-in of ``plugin_utils/in_process.py`` (an
+    action on the controller), so both report the same result and the same failure for the same call.
+    """
+
+    region: Optional[str]
+
+    def exit_json(self, **result: Any) -> NoReturn:
+        raise NotImplementedError
+
+    def fail_json(self, msg: str, **result: Any) -> NoReturn:
+        raise NotImplementedError
+
+    def _gather_versions(self) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def fail_json_aws_error(self, exception: Any, **result: Any) -> NoReturn:
+        """Fail with an ``AwsApiError`` (a plain botocore error is located as "AWS call" first): its one line, the
+        botocore details, the SDK versions, ``result``."""
         if not isinstance(exception, AwsApiError):
-            super().fail_json_aws_error(exception)
+            exception = AwsApiError(exception=exception, operation="AWS call", region=self.region)
         failure: Dict[str, Any] = dict(exception.kwargs)
         failure.update(result)
         failure.update(exception.details())
@@ -173,15 +209,25 @@ class AwsModule(AnsibleAWSModule):
         self.exit_json(**result)
 
 
+class AwsModule(ServiceRunner, AnsibleAWSModule):  # type: ignore[misc]
+    """``AnsibleAWSModule`` whose AWS failures read as one line, and which runs one service function."""
+
+    def exit_json(self, **result: Any) -> NoReturn:  # pylint: disable=arguments-differ
+        AnsibleAWSModule.exit_json(self, **result)
+
+    def fail_json(self, msg: str, **result: Any) -> NoReturn:  # pylint: disable=arguments-differ
+        AnsibleAWSModule.fail_json(self, msg=msg, **result)
+
+    def _gather_versions(self) -> Dict[str, Any]:
+        return AnsibleAWSModule._gather_versions(self)
+
+
 def create_aws_module(argument_spec: Dict[str, Any], require_region: bool = False, **kwargs: Any) -> AwsModule:
     """An ``AwsModule`` with the collection's shared options merged into ``argument_spec``."""
-    spec = dict(SHARED_ARGUMENT_SPEC)
-    spec.update(argument_spec)
-    module = AwsModule(argument_spec=spec, **kwargs)
-    if module.params["max_attempts"] < 1:
-        module.fail_json(msg=f"max_attempts must be 1 or more, got {module.params['max_attempts']}")
-    if require_region and not module.region:
-        module.fail_json(msg=REGION_REQUIRED)
+    module = AwsModule(argument_spec=module_argument_spec(argument_spec), **kwargs)
+    error = shared_option_error(module.params, module.region if require_region else None, require_region)
+    if error:
+        module.fail_json(msg=error)
     return module
 
 
@@ -242,11 +288,11 @@ def aws_client(module: AnsibleAWSModule, service: str, **config_extra: Any) -> A
     return RetryingBotoClientWrapper(botocore_client(module, service, **config_extra), _botocore_retries_only)
 
 
-def fail_aws(module: AwsModule, exc: BaseException, operation: Optional[str] = None, resource: Optional[str] = None, **result: Any) -> NoReturn:
+def fail_aws(module: ServiceRunner, exc: BaseException, operation: Optional[str] = None, resource: Optional[str] = None, **result: Any) -> NoReturn:
     """Fail the module on ``exc``, an ``AwsApiError`` or a botocore error of ``operation`` on ``resource``."""
     if not isinstance(exc, AwsApiError):
         exc = AwsApiError(exception=exc, operation=operation or "AWS call", region=module.region, resource=resource)
-    AwsModule.fail_json_aws_error(module, exc, **result)
+    module.fail_json_aws_error(exc, **result)
 
 
 __all__ = [
@@ -257,7 +303,9 @@ __all__ = [
     "ClientError",
     "DEFAULT_MAX_ATTEMPTS",
     "SHARED_ARGUMENT_SPEC",
+    "MODULE_CONSTRAINTS",
     "ServiceFailure",
+    "ServiceRunner",
     "aws_client",
     "aws_error_message",
     "botocore_client",
@@ -265,4 +313,6 @@ __all__ = [
     "create_aws_module",
     "error_code",
     "fail_aws",
+    "module_argument_spec",
+    "shared_option_error",
 ]

@@ -391,9 +391,11 @@ products:
   sample: [{product_name: platform-core, artifact_name: V13, version_created: true, changed: true}]
 """
 
+from typing import Any, Dict, NoReturn
+
 from ansible_collections.multiregion.serverless.plugins.module_utils.arg_specs import PORTFOLIO_ARG_SPEC, STAGE_ARG_SPEC, merged
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import AwsApis
-from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import create_aws_module
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import ServiceRunner, create_aws_module
 from ansible_collections.multiregion.serverless.plugins.module_utils.catalog_service import PER_PRODUCT_ONLY, PER_PRODUCT_OPTIONS, version_products
 
 ARGUMENT_SPEC = merged(
@@ -425,16 +427,22 @@ ARGUMENT_SPEC = merged(
 )
 
 
-def main() -> None:
-    module = create_aws_module(
-        argument_spec=ARGUMENT_SPEC,
-        require_region=True,
-        mutually_exclusive=[("template_url", "template_path")] + [("products", option) for option in PER_PRODUCT_ONLY],
-        required_one_of=[("product", "products")],
-        required_by={"template_path": "template_bucket", "template_fingerprint": "template_url"},
-        supports_check_mode=True,
-    )
+MODULE_SPEC: Dict[str, Any] = dict(
+    argument_spec=ARGUMENT_SPEC,
+    require_region=True,
+    mutually_exclusive=[("template_url", "template_path")] + [("products", option) for option in PER_PRODUCT_ONLY],
+    required_one_of=[("product", "products")],
+    required_by={"template_path": "template_bucket", "template_fingerprint": "template_url"},
+    supports_check_mode=True,
+)
+
+
+def run(module: ServiceRunner) -> NoReturn:
     module.run_service(version_products, AwsApis.of_module(module), module.params, module.check_mode, module._diff, module.warn)
+
+
+def main() -> None:
+    run(create_aws_module(**MODULE_SPEC))
 
 
 if __name__ == "__main__":

@@ -178,6 +178,8 @@ duration:
   sample: 182.4
 """
 
+from typing import Any, Dict, NoReturn
+
 from ansible_collections.multiregion.serverless.plugins.module_utils.arg_specs import (
     PORTFOLIO_ARG_SPEC,
     STAGE_ARG_SPEC,
@@ -188,7 +190,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.arg_specs i
     poll_arg_spec,
 )
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import AwsApis
-from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import create_aws_module
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import ServiceRunner, create_aws_module
 from ansible_collections.multiregion.serverless.plugins.module_utils.validation import ValidationRequest, validate_version
 
 ARGUMENT_SPEC = merged(
@@ -207,9 +209,15 @@ ARGUMENT_SPEC = merged(
 )
 
 
-def main() -> None:
-    module = create_aws_module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **TARGET_CONSTRAINTS)
+MODULE_SPEC: Dict[str, Any] = dict(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **TARGET_CONSTRAINTS)
+
+
+def run(module: ServiceRunner) -> NoReturn:
     module.run_service(validate_version, AwsApis.of_module(module), ValidationRequest.from_params(module.params, module.check_mode))
+
+
+def main() -> None:
+    run(create_aws_module(**MODULE_SPEC))
 
 
 if __name__ == "__main__":

@@ -95,7 +95,9 @@ broken:
   sample: false
 """
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import aws_client, create_aws_module
+from typing import Any, Dict, NoReturn
+
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import ServiceRunner, aws_client, create_aws_module
 from ansible_collections.multiregion.serverless.plugins.module_utils.deploy_lock import run_lock
 
 ARGUMENT_SPEC = dict(
@@ -109,9 +111,15 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def main() -> None:
-    module = create_aws_module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+MODULE_SPEC: Dict[str, Any] = dict(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+
+
+def run(module: ServiceRunner) -> NoReturn:
     module.run_service(run_lock, aws_client(module, "ssm"), module.params, module.check_mode, module.region)
+
+
+def main() -> None:
+    run(create_aws_module(**MODULE_SPEC))
 
 
 if __name__ == "__main__":

@@ -261,6 +261,8 @@ version_changes:
        tenant_names: [acme, globex], changes: ["Resources.Orders/Handler: modified (Properties.Handler)"], replacements: []}
 """
 
+from typing import Any, Dict, NoReturn
+
 from ansible_collections.multiregion.serverless.plugins.module_utils.arg_specs import (
     ROLLOUT_POLL,
     PORTFOLIO_ARG_SPEC,
@@ -271,7 +273,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.arg_specs i
     poll_arg_spec,
 )
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import AwsApis
-from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import create_aws_module
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import ServiceRunner, create_aws_module
 from ansible_collections.multiregion.serverless.plugins.module_utils.rollout_service import RolloutRequest, roll_out
 
 ARGUMENT_SPEC = merged(
@@ -293,10 +295,16 @@ ARGUMENT_SPEC = merged(
 )
 
 
-def main() -> None:
-    module = create_aws_module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **TARGET_CONSTRAINTS)
+MODULE_SPEC: Dict[str, Any] = dict(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **TARGET_CONSTRAINTS)
+
+
+def run(module: ServiceRunner) -> NoReturn:
     request = RolloutRequest.from_params(module.params, module.check_mode, module._diff)
     module.run_service(roll_out, AwsApis.of_module(module), request, module.log)
+
+
+def main() -> None:
+    run(create_aws_module(**MODULE_SPEC))
 
 
 if __name__ == "__main__":

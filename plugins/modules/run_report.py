@@ -153,7 +153,9 @@ ledger:
   sample: {ledger_version: 1, run: {}, entries: {}, totals: {}}
 """
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import aws_client, create_aws_module
+from typing import Any, Dict, NoReturn
+
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import ServiceRunner, aws_client, create_aws_module
 from ansible_collections.multiregion.serverless.plugins.module_utils.run_report import report_run
 
 ARGUMENT_SPEC = dict(
@@ -166,9 +168,15 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def main() -> None:
-    module = create_aws_module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, required_by=dict(bucket=["expected_bucket_owner"]))
+MODULE_SPEC: Dict[str, Any] = dict(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, required_by=dict(bucket=["expected_bucket_owner"]))
+
+
+def run(module: ServiceRunner) -> NoReturn:
     module.run_service(report_run, module.params, module.check_mode, lambda service: aws_client(module, service), module.region)
+
+
+def main() -> None:
+    run(create_aws_module(**MODULE_SPEC))
 
 
 if __name__ == "__main__":

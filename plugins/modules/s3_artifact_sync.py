@@ -195,9 +195,11 @@ failures:
   sample: [{key: serverless/orders/dev/templates/2f9d.json, msg: "PutObject failed in eu-west-1 ..."}]
 """
 
+from typing import Any, Dict, NoReturn
+
 from ansible_collections.multiregion.serverless.plugins.module_utils.arg_specs import from_params
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_api import AwsApis
-from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import create_aws_module
+from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import ServiceRunner, create_aws_module
 from ansible_collections.multiregion.serverless.plugins.module_utils.s3_sync import PublishRequest, publish
 
 ARGUMENT_SPEC = dict(
@@ -217,9 +219,15 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def main() -> None:
-    module = create_aws_module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+MODULE_SPEC: Dict[str, Any] = dict(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+
+
+def run(module: ServiceRunner) -> NoReturn:
     module.run_service(publish, AwsApis.of_module(module), from_params(PublishRequest, module.params, check_mode=module.check_mode))
+
+
+def main() -> None:
+    run(create_aws_module(**MODULE_SPEC))
 
 
 if __name__ == "__main__":

@@ -305,6 +305,8 @@ failures:
   sample: [{service: orders, region: eu-west-1, msg: "service orders in eu-west-1: ...", output_tail: ["Error: ..."]}]
 """
 
+from typing import Any, Dict, NoReturn
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.service import PACKAGERS, PackagingFailed, package_target
@@ -336,12 +338,18 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+MODULE_SPEC: Dict[str, Any] = dict(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+
+
+def run(module: Any) -> NoReturn:
     try:
         module.exit_json(**package_target(module.params, module.log, module.warn))
     except PackagingFailed as exc:
         module.fail_json(msg=str(exc), **exc.result)
+
+
+def main() -> None:
+    run(AnsibleModule(**MODULE_SPEC))
 
 
 if __name__ == "__main__":
