@@ -6,7 +6,7 @@ VENV := .venv/bin
 export PATH := $(CURDIR)/.venv/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup demo test unit integration sanity lint molecule benchmarks
+.PHONY: setup demo test unit integration sanity lint molecule release-checks benchmarks release ee
 
 setup:
 	@bash scripts/setup.sh
@@ -31,6 +31,16 @@ lint: setup
 
 molecule: setup
 	@bash scripts/test.sh molecule
+
+release-checks: setup
+	@bash scripts/test.sh release
+
+# The collection tarball (build/release/), and with it the execution environment's build context (build/ee/context).
+release: setup
+	@bash scripts/release.sh
+
+ee: setup
+	@bash scripts/release.sh ee
 
 benchmarks: setup
 	@$(VENV)/python benchmarks/run.py

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The whole suite, what `make test` and CI run:
 #
-#   bash scripts/test.sh                       unit, sanity, lint, molecule side by side, then integration
-#   bash scripts/test.sh unit|sanity|lint|integration|molecule [...]   only those stages
+#   bash scripts/test.sh                       unit, sanity, lint, molecule, release side by side, then integration
+#   bash scripts/test.sh unit|sanity|lint|integration|molecule|release [...]   only those stages
+#
+# release: the collection tarball's file list, the execution environment rendered, the antsibull linters of
+# the docs and changelog, the AWX surveys against the playbook's inputs (tests/release).
 #
 # The stages that do not need both cores to themselves (unit, sanity, lint, molecule: each mostly one
 # process) run side by side, each into its own log (.cache/test-results/<stage>.log), printed whole when it
@@ -16,9 +19,9 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
 
-all_stages=(unit sanity lint molecule integration)
+all_stages=(unit sanity lint molecule release integration)
 # Stages that share the machine well; the others run one at a time after them.
-side_by_side_stages=" unit sanity lint molecule "
+side_by_side_stages=" unit sanity lint molecule release "
 if [ "$#" -eq 0 ]; then
   stages=("${all_stages[@]}")
 else
@@ -91,6 +94,7 @@ run_stage() {
     # first (tests/integration/conftest.py groups and orders them).
     integration) check_integration_marks && run_pytest integration tests/integration -m integration -n 3 --dist loadgroup --no-loadscope-reorder ;;
     molecule) bash scripts/molecule.sh ;;
+    release) run_pytest release tests/release ;;
   esac
 }
 
@@ -108,7 +112,7 @@ start_stage() {
 # Adds a finished stage to the summary and the totals; returns its status.
 record_stage() {
   local stage=$1 status=$2 seconds=$3 verdict counts failed_before=$failed_total
-  if [ -f "$results_dir/$stage.xml" ] && { [ "$stage" = unit ] || [ "$stage" = integration ]; }; then
+  if [ -f "$results_dir/$stage.xml" ] && { [ "$stage" = unit ] || [ "$stage" = integration ] || [ "$stage" = release ]; }; then
     counts=$(count_junit "$results_dir/$stage.xml")
     passed_total=$((passed_total + ${counts% *}))
     failed_total=$((failed_total + ${counts#* }))

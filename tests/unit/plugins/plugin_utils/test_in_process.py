@@ -51,8 +51,8 @@ CASES = {
 def lock_held_by_alice(ssm: t.Any, held: bool) -> None:
     ssm.delete_parameters(Names=[f"{LOCK['ssm_prefix']}/deploy-lock"])
     if held:
-        as_module_quietly = in_controller(deploy_lock, dict(LOCK, region=REGION))
-        assert as_module_quietly["changed"], as_module_quietly
+        taken = in_controller(deploy_lock, dict(LOCK, region=REGION))
+        assert taken["changed"], taken
 
 
 def a_case(aws_mock: t.Any, case: str, run: t.Callable[[t.Dict[str, t.Any], bool], t.Dict[str, t.Any]]) -> t.Dict[str, t.Any]:
