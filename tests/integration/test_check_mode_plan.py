@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REGIONS = ["us-east-1", "eu-west-1"]
 UPLOAD_TASK = "Upload templates and ZIPs to this region's bucket, then the rendered product templates"
 CATALOG_TASK = "Create a version where a template changed, and point SSM at the current ones"
-ROLLOUT_TASK = "Update every tenant of the products in"  # then the region
+ROLLOUT_TASK = "Update every tenant of the products in this region"
 TENANTS = ("acme", "globex")
 
 

@@ -31,6 +31,9 @@ regions:
     ansible_connection: local
     ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
     aws_region: "{{{{ inventory_hostname }}}}"
+    # This checkout's serverless 3 and serverless-compose, as inventories/local names them (on PATH, the
+    # checkout's node_modules/.bin/serverless is osls, which compose refuses).
+    package_node_modules: "{node_modules}"
 """
 
 PLAYBOOK = """
@@ -65,7 +68,8 @@ class Run:
         self.prefix = f"{BUCKET_PREFIX}{uuid.uuid4().hex[:8]}-"
         self.project = copy_project(self.prefix, tmp / "project")
         self.build = tmp / "build"
-        (tmp / "inventory.yml").write_text(INVENTORY.format(hosts="\n".join(f"    {region}:" for region in regions)))
+        hosts = "\n".join(f"    {region}:" for region in regions)
+        (tmp / "inventory.yml").write_text(INVENTORY.format(hosts=hosts, node_modules=REPO / "node_modules"))
         (tmp / "package.yml").write_text(PLAYBOOK)
         self.extra_vars = {"project_dir": str(self.project), "stage": "dev", "package_build_root": str(self.build), **(extra_vars or {})}
         for region in regions:
