@@ -34,7 +34,8 @@ from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action.normal import ActionModule as NormalAction
 from ansible.utils.display import Display
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import gather_sdk_versions, get_aws_region
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import check_sdk_version_supported, gather_sdk_versions, get_aws_region
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleBotocoreError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import aws_argument_spec
 from ansible_collections.multiregion.serverless.plugins.module_utils.aws_client import (
     MODULE_CONSTRAINTS,
@@ -152,6 +153,10 @@ def module_result(
     def checked_run(module: InProcessModule) -> NoReturn:
         error = invalid_options_message(validation, name)
         if error is None and talks_to_aws:
+            try:  # what AnsibleAWSModule checks first: boto3 and botocore present, and new enough (else a warning)
+                check_sdk_version_supported(warn=module.warn)
+            except AnsibleBotocoreError as exc:
+                module.fail_json(msg=str(exc))
             require_region = module_spec.get("require_region", False)
             error = shared_option_error(module.params, module.region if require_region else None, require_region)
         if error:

@@ -137,3 +137,14 @@ def test_a_run_that_neither_exits_nor_fails_is_a_bug_not_a_result() -> None:
 def test_when_a_module_runs_in_the_controller(where: t.Dict[str, t.Any], expected: bool) -> None:
     local = {"transport": "local", "become": False, "async_val": 0, "environment": {}, "interpreter": None, "debug_endpoint_logs": False}
     assert in_process.runs_in_process(**dict(local, **where)) is expected
+
+
+def test_an_old_botocore_is_warned_about_both_ways(aws_mock: t.Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """amazon.aws's SDK check runs in-process too: a botocore older than amazon.aws supports is the same warning."""
+    from ansible_collections.amazon.aws.plugins.module_utils import botocore as amazon_botocore
+
+    monkeypatch.setattr(amazon_botocore, "MINIMUM_BOTOCORE_VERSION", "99.0.0")
+    args, check_mode, _held = CASES["take, checked"]
+    in_controller_result = in_controller(deploy_lock, args, check_mode)
+    assert any("botocore" in warning and "99.0.0" in warning for warning in in_controller_result["warnings"]), in_controller_result
+    assert in_controller_result == as_module(deploy_lock, capsys, args, check_mode)
