@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the collection, its tests and the demo need, inside the checkout:
 #   .venv/         Python 3.11 with the pinned requirements.txt
+#   .venv-sam/     the AWS SAM CLI of requirements-sam.txt (its own pins of boto3 and click), `sam` linked into .venv/bin
 #   node_modules/  Serverless Framework 3.x, osls and serverless-compose from package-lock.json
 #   .collections/  ansible_collections/multiregion/serverless -> this checkout, so FQCNs resolve here
 # Idempotent: each step keeps a stamp with the hash of its inputs and is skipped when they did not change.
@@ -39,6 +40,19 @@ else
   say "Python requirements up to date"
 fi
 
+# The SAM CLI pins boto3, botocore and click differently from requirements.txt: its own environment, and only
+# its `sam` on the PATH of .venv/bin (the packager's default binary).
+want=$( (cat requirements-sam.txt; echo "$uv_requirement") | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp_dir/sam" 2>/dev/null)" != "$want" ] || [ ! -x .venv-sam/bin/sam ]; then
+  say "installing the AWS SAM CLI into .venv-sam"
+  [ -x .venv-sam/bin/python ] || "$python" -m venv .venv-sam
+  .venv/bin/uv pip install --quiet --compile-bytecode --python .venv-sam/bin/python -r requirements-sam.txt
+  echo "$want" > "$stamp_dir/sam"
+else
+  say "AWS SAM CLI up to date"
+fi
+ln -sfn ../../.venv-sam/bin/sam .venv/bin/sam
+
 want=$(digest package.json package-lock.json)
 if [ "$(cat "$stamp_dir/node" 2>/dev/null)" != "$want" ] || [ ! -d node_modules ]; then
   say "installing Serverless Framework, osls and serverless-compose from package-lock.json"
@@ -54,4 +68,4 @@ mkdir -p .collections/ansible_collections/multiregion
 ln -sfn ../../.. .collections/ansible_collections/multiregion/serverless
 
 version_of() { node -p "require('./node_modules/$1/package.json').version"; }
-say "ready: ansible-core $(.venv/bin/python -c "import ansible.release; print(ansible.release.__version__)"), serverless $(version_of serverless), osls $(version_of osls), compose $(version_of @serverless/compose)"
+say "ready: ansible-core $(.venv/bin/python -c "import ansible.release; print(ansible.release.__version__)"), serverless $(version_of serverless), osls $(version_of osls), compose $(version_of @serverless/compose), SAM CLI $(sed -n "s/^aws-sam-cli==//p" requirements-sam.txt)"

@@ -206,7 +206,7 @@ def parse_regions_argument(value: Any) -> Optional[List[str]]:
 
 
 # The keys project.yml and each of its stages may have (docs/project-layout.md).
-PROJECT_KEYS = ("services_dir", "init_dir", "products_dir", "always_excluded_services", "authorizer", "stages")
+PROJECT_KEYS = ("services_dir", "init_dir", "products_dir", "always_excluded_services", "authorizer", "service_packagers", "stages")
 AUTHORIZER_KEYS = ("service", "order")
 STAGE_KEYS = ("account_id", "primary_region", "regions", "artifact_bucket", "excluded_services", "ssm_prefix", "product_names", "portfolio")
 PORTFOLIO_KEYS = ("name", "principals", "launch_role")
@@ -239,11 +239,21 @@ def load_project(project_dir: Any) -> Dict[str, Any]:
         "products_dir": _optional_project_folder(project_dir, data, "products_dir", "products"),
         "always_excluded_services": _require_str_list(data.get("always_excluded_services"), f"{PROJECT_FILE} 'always_excluded_services'"),
         "authorizer": {"service": authorizer.get("service"), "order": authorizer.get("order", "first")},
+        "service_packagers": _service_packagers(data.get("service_packagers")),
         "stages": stages,
     }
     if not os.path.isdir(project["services_dir"]):
         raise PlanError(f"{PROJECT_FILE} services_dir: no such folder: {project['services_dir']}")
     return project
+
+
+def _service_packagers(value: Any) -> Dict[str, str]:
+    """project.yml's ``service_packagers``: ``{service: serverless|sam}`` for folders the config files do not decide."""
+    packagers = _require_mapping(value or {}, f"{PROJECT_FILE} 'service_packagers'")
+    for service, packager in packagers.items():
+        if packager not in sources.PACKAGER_NAMES:
+            raise PlanError(f"{PROJECT_FILE} service_packagers.{service}={_written(packager)}: expected one of {', '.join(sources.PACKAGER_NAMES)}")
+    return dict(packagers)
 
 
 def check_bucket_pattern(pattern: Any, what: str) -> str:
@@ -398,7 +408,7 @@ def check_sources(project: Dict[str, Any], stage: str, settings: Dict[str, Any],
     Refused: a service name Serverless or IAM would refuse for this stage, an exclusion or an authorizer that is not a
     service, a product whose nested stacks name a service or init stack that does not exist.
     """
-    services = sources.discover_services(project["services_dir"])["services"]
+    services = sources.discover_services(project["services_dir"], config_names=sources.SERVICE_CONFIG_NAMES)["services"]
     longest_region = max(settings["regions"], key=len)
     for service in services:
         role = f"{service}-{stage}-{longest_region}-lambdaRole"
@@ -414,6 +424,9 @@ def check_sources(project: Dict[str, Any], stage: str, settings: Dict[str, Any],
         for name in names:
             if name not in services:
                 raise _unknown_name(f"{PROJECT_FILE} {key}", name, services, "service")
+    for name in project["service_packagers"]:
+        if name not in services:
+            raise _unknown_name(f"{PROJECT_FILE} service_packagers", name, services, "service")
     authorizer = project["authorizer"]["service"]
     if authorizer and authorizer not in services:
         raise _unknown_name(f"{PROJECT_FILE} authorizer.service", authorizer, services, "service")
@@ -570,6 +583,7 @@ def build_plan(project_dir: str, stage: Any, regions: Any = ALL_REGIONS, invento
         "products_dir": project["products_dir"],
         "always_excluded_services": project["always_excluded_services"],
         "authorizer": project["authorizer"],
+        "service_packagers": project["service_packagers"],
         "stage": stage,
         "account_id": settings["account_id"],
         "regions": selected,

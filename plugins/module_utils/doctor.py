@@ -598,7 +598,7 @@ def units_of_targets(params: Mapping[str, Any], tenancies: Mapping[Tuple[str, st
             kind, name = package.get("kind", "service"), package["name"]
             folder = os.path.join(services_dir, name) if kind == "service" else os.path.join(params.get("init_dir") or project_dir, name)
             units.append(Unit(
-                name=name, kind=kind, file=_relative(sources.find_config(folder), project_dir) if os.path.isdir(folder) else name,
+                name=name, kind=kind, file=_relative(sources.find_config(folder, sources.SERVICE_CONFIG_NAMES), project_dir) if os.path.isdir(folder) else name,
                 template_path=package.get("template_path") or "", stage=params["stage"], region=target["region"],
                 bucket=target["bucket"], tenancy=tenancies.get((kind, name)),
             ))

@@ -63,6 +63,11 @@ def artifact_prefix(service: str, stage: str) -> str:
     return f"serverless/{service}/{stage}"
 
 
+def sam_artifact_prefix(service: str, stage: str) -> str:
+    """``sam/<service>/<stage>``: the prefix of a SAM service's ZIPs, nested templates and templates."""
+    return f"sam/{service}/{stage}"
+
+
 def artifact_key(prefix: str, zip_sha256: str, zip_name: str) -> str:
     """``<prefix>/<first 16 hex of the ZIP's sha256>/<zip name>``."""
     return f"{prefix}/{zip_sha256[:CONTENT_HASH_LENGTH]}/{zip_name}"
@@ -167,6 +172,16 @@ def target_build_dir(build_root: str, stage: str, region: str) -> str:
 def default_slots_dir(build_root: str) -> str:
     """``<build_root>/slots``: the machine-wide packaging slots and locks."""
     return os.path.join(build_root, "slots")
+
+
+def shared_build_dir(build_root: str, stage: str, packager: str, service: str) -> str:
+    """``<build_root>/<stage>/_shared/<packager>/<service>``: a build every region of the stage publishes (SAM)."""
+    return os.path.join(build_root, stage, "_shared", packager, service)
+
+
+def shared_build_lock_name(stage: str, packager: str, service: str) -> str:
+    """The machine-wide lock under which the first region builds a shared build and the others wait for it."""
+    return f"build-{stage}-{packager}-{service}"
 
 
 def serial_lock_name(stage: str, service: str) -> str:

@@ -258,6 +258,30 @@ def normalize_zip(source: str, destination: str) -> None:
         raise TemplateError(f"{source} is not a ZIP this collection can rewrite ({exc})") from None
 
 
+def zip_directory(directory: str, destination: str) -> None:
+    """Write the files under ``directory`` as the ZIP ``destination`` in ``normalize_zip``'s normal form.
+
+    For packagers that leave a folder rather than a ZIP (``sam build``): entries sorted by their UTF-8 names,
+    files only (symlinks followed, as Lambda would), dated ``ZIP_DATE_TIME``, 0644 or 0755 from the owner's
+    exec bit, deflated. An empty folder is refused: Lambda refuses an empty ZIP.
+    """
+    files = []
+    for folder, subfolders, names in os.walk(directory, followlinks=True):
+        subfolders.sort()
+        files += [os.path.join(folder, name) for name in names]
+    if not files:
+        raise TemplateError(f"{directory} is empty: nothing to put into a ZIP")
+    with zipfile.ZipFile(destination, "w") as archive:
+        for path in sorted(files, key=lambda item: os.path.relpath(item, directory).replace(os.sep, "/").encode("utf-8")):
+            info = zipfile.ZipInfo(os.path.relpath(path, directory).replace(os.sep, "/"), date_time=ZIP_DATE_TIME)
+            info.create_system = ZIP_UNIX_SYSTEM
+            info.external_attr = (stat.S_IFREG | (ZIP_EXEC_MODE if os.stat(path).st_mode & stat.S_IXUSR else ZIP_FILE_MODE)) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.file_size = os.path.getsize(path)
+            with open(path, "rb") as reader, archive.open(info, "w") as writer:
+                shutil.copyfileobj(reader, writer, ZIP_CHUNK)
+
+
 # ---------------------------------------------------------------------------------------------- logical ids
 
 

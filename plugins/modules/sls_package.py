@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: sls_package
-short_description: Package Serverless Framework services (and serverless-compose init stacks) for one stage and region
+short_description: Package Serverless Framework and AWS SAM services (and serverless-compose init stacks) for one stage and region
 version_added: 0.1.0
 description:
   - Runs C(sls package --stage STAGE --region REGION) (serverless 3.x or its fork osls) for a list of services
@@ -24,6 +24,11 @@ description:
     Lambda version logical ids and C(CodeSha256), layer hashes and retained layer ids are derived from the
     rewritten ZIPs; C(ApiGatewayDeployment<epoch ms>) becomes C(ApiGatewayDeployment<hash of the REST API's
     definition>), so only a changed API gets a new deployment. Renamed ids are renamed wherever referenced.
+  - AWS SAM services (a C(template.yaml), see O(packager)) are built with C(sam build) without a container, once per
+    stage for all regions (telemetry off). A function whose runtime this machine cannot build (no C(python3.12),
+    no C(node)...) or that is a container image fails the service before any build, in one line naming it. The
+    published template is plain CloudFormation (no C(AWS::Serverless-2016-10-31) left): the pinned aws-sam-translator
+    expands it offline with the collection's managed policy table (an unknown policy name fails the service).
   - A template that still holds the time of the packaging run (for example C(${sls:instanceId})) or an
     absolute path of O(project_dir) or O(build_root) fails the service, naming where.
   - A content cache skips a service whose inputs (its files, the files its config reads with C(${file(...)}),
@@ -45,7 +50,9 @@ options:
     type: path
     required: true
   services_dir:
-    description: The folder whose sub-folders holding a C(serverless.yml) are the services. Defaults to C(<project_dir>/services).
+    description:
+      - The folder whose sub-folders holding a C(serverless.yml) or a SAM C(template.yaml) are the services.
+      - Defaults to C(<project_dir>/services).
     type: path
   services:
     description:
@@ -91,10 +98,35 @@ options:
     type: str
     required: true
   packager:
-    description: The packager. Only C(serverless) (serverless 3.x and osls) exists today; C(sam) is planned.
+    description:
+      - Which packager packages the services.
+      - C(auto) decides per service folder, which may mix both in one monorepo, from its files
+        C(serverless.yml) (or .yaml, .json, .js, .ts) means C(serverless) (serverless 3.x or osls), else
+        C(template.yaml) (or .yml) means C(sam) (AWS SAM); O(service_packagers) decides for a folder that holds both.
+      - C(serverless) or C(sam) packages only the folders with that packager's config, all with it.
+      - A SAM service is built with C(sam build) (no container) once per stage for every region, then published by
+        the collection itself, each ZIP and nested template under a content-addressed key of O(artifact_bucket),
+        and its template expanded to plain CloudFormation offline by the pinned aws-sam-translator.
     type: str
-    choices: [serverless]
-    default: serverless
+    choices: [auto, sam, serverless]
+    default: auto
+  service_packagers:
+    description:
+      - The packager of single services, by service name (C(project.yml)'s C(service_packagers)), over O(packager).
+    type: dict
+    default: {}
+  sam_binary:
+    description:
+      - The AWS SAM CLI (C(sam)) that builds SAM services; C(make setup) links the pinned one into C(.venv/bin).
+      - Looked for only when a SAM service is packaged (and not cached).
+    type: path
+    default: sam
+  artifact_bucket:
+    description:
+      - The stage's artifact bucket in O(region). SAM services' ZIPs and nested templates are published to it, so
+        their templates name it; required when a SAM service is packaged. Serverless services name their bucket in
+        their own config (C(provider.deploymentBucket)).
+    type: str
   sls_binary:
     description: The Serverless CLI, e.g. C(node_modules/serverless/bin/serverless.js) or C(node_modules/osls/bin/serverless.js).
     type: path
@@ -309,7 +341,7 @@ from typing import Any, Dict, NoReturn
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.service import PACKAGERS, PackagingFailed, package_target
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.service import AUTO, PACKAGERS, PackagingFailed, package_target
 
 ARGUMENT_SPEC = dict(
     project_dir=dict(type="path", required=True),
@@ -323,7 +355,10 @@ ARGUMENT_SPEC = dict(
     stage=dict(type="str", required=True),
     known_stages=dict(type="list", elements="str"),
     region=dict(type="str", required=True),
-    packager=dict(type="str", choices=sorted(PACKAGERS), default="serverless"),
+    packager=dict(type="str", choices=sorted([AUTO, *PACKAGERS]), default=AUTO),
+    service_packagers=dict(type="dict", default={}),
+    sam_binary=dict(type="path", default="sam"),
+    artifact_bucket=dict(type="str"),
     sls_binary=dict(type="path", default="serverless"),
     compose_binary=dict(type="path", default="serverless-compose"),
     compose_sls_binary=dict(type="path"),

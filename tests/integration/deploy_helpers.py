@@ -303,13 +303,15 @@ def tenant_id_of(name: str) -> str:
 
 
 def provision_tenants(
-    aws, region: str, ssm_prefix: str, product: str, names: Sequence[str], timeout: float = 300, tenant_ids: Optional[Mapping[str, str]] = None
+    aws, region: str, ssm_prefix: str, product: str, names: Sequence[str], timeout: float = 300, tenant_ids: Optional[Mapping[str, str]] = None,
+    parameters: Optional[Mapping[str, str]] = None,
 ) -> Dict[str, str]:
     """Provision ``names`` on the product's version in SSM; ``{name: record status}`` once every record ended.
 
     Each tenant's TenantId is its own (``tenant_id_of``): the same TenantId in two products collides on the export
     names of the services both products nest (see the report of tests/integration/test_deploy_e2e.py).
     ``tenant_ids`` (``{name: TenantId}``) gives them instead, for a project whose TenantId allows fewer characters.
+    ``parameters`` are more provisioning parameters every tenant gets (``{key: value}``).
     """
     catalog = aws.client("servicecatalog", region)
     ssm = aws.client("ssm", region)
@@ -322,7 +324,8 @@ def provision_tenants(
             PathId=path_id,
             ProvisioningArtifactId=artifact_id,
             ProvisionedProductName=name,
-            ProvisioningParameters=[{"Key": "TenantId", "Value": tenant_ids[name] if tenant_ids else tenant_id_of(name)}],
+            ProvisioningParameters=[{"Key": "TenantId", "Value": tenant_ids[name] if tenant_ids else tenant_id_of(name)}]
+            + [{"Key": key, "Value": value} for key, value in (parameters or {}).items()],
         )["RecordDetail"]["RecordId"]
         for name in names
     }

@@ -21,7 +21,7 @@ import threading
 from typing import Any, Optional, Sequence
 from urllib.parse import urlsplit
 
-from local_aws import apigateway_methods, aws_limits
+from local_aws import apigateway_methods, aws_limits, lambda_layers
 
 _lock = threading.Lock()
 _installed = False
@@ -109,7 +109,8 @@ def _patch_template_resolver(module: Any) -> None:
         parameter_constraints.install(sys.modules["moto.cloudformation.parsing"])
 
 
-_PATCHED_MODULES = tuple(dict.fromkeys(_CFN_MODULES + ("moto.iam.models",) + aws_limits.MODULES + apigateway_methods.MODULES))
+_PATCHED_MODULES = tuple(dict.fromkeys(_CFN_MODULES + ("moto.iam.models",) + aws_limits.MODULES + apigateway_methods.MODULES
+                                      + lambda_layers.MODULES))
 
 
 def _patch_module(module: Any) -> None:
@@ -121,6 +122,7 @@ def _patch_module(module: Any) -> None:
         _patch_template_resolver(module)
     aws_limits.patch_module(module)  # after moto_indexes: the checks wrap its copies
     apigateway_methods.patch_module(module)
+    lambda_layers.patch_module(module)
 
 
 class _PatchCloudFormationOnImport(importlib.abc.MetaPathFinder):

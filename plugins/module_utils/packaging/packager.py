@@ -9,10 +9,8 @@ what the runner (``runner.py``) uses of it and nothing more: a config check, the
 the command, the output folder, the version (part of the cache key), extra environment, and the reader
 that turns an output folder into the published template and ZIPs.
 
-``ServerlessPackager`` (``serverless.py``) and ``ComposePackager`` (``compose.py``) implement it. A SAM
-packager would too: ``config_names = ("template.yaml", "template.yml")``, ``command`` =
-``sam build`` + ``sam package --region R``, ``output_folder = ".aws-sam/build"``, and a ``collect`` of its
-own (SAM writes a packaged template, not ``cloudformation-template-update-stack.json``).
+``ServerlessPackager`` (``serverless.py``), ``ComposePackager`` (``compose.py``) and ``SamPackager``
+(``sam.py``: ``sam build``, then a ``collect`` of its own that publishes and transforms) implement it.
 """
 
 from __future__ import annotations
@@ -52,6 +50,8 @@ class Packager(abc.ABC):
     version: str = ""  # "<package>@<version>", in the cache key
     output_folder: str = ".serverless"  # a stack's output, relative to its folder in the working copy
     config_names: Tuple[str, ...] = ()  # a folder holding one of these is something this packager packages
+    # The build is the same for every region (only collect() depends on it): the runner builds once per stage.
+    region_independent: bool = False
 
     @abc.abstractmethod
     def check_config(self, name: str, source_dir: str, stage: str) -> str:

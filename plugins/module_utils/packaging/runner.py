@@ -4,7 +4,7 @@
 """Running packagers for one deploy target: the content cache, machine-wide slots, serial services, init stacks.
 
 Everything a packager does goes through the ``Packager`` interface (``packager.py``): ``package_services``
-packages any per-service packager (serverless 3 / osls today, SAM tomorrow); ``package_init_stacks`` runs
+packages services each with its packager (serverless 3 / osls, SAM); ``package_init_stacks`` runs
 serverless-compose over the init stacks.
 """
 
@@ -13,10 +13,11 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ansible_collections.multiregion.serverless.plugins.module_utils import naming
 from ansible_collections.multiregion.serverless.plugins.module_utils import sls_template as tpl
@@ -27,6 +28,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.p
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.sources import input_digest, prepare_working_copy
 
 CACHE_FILE = "cache.json"
+BUILT_MARKER = "built.json"
 COMPOSE_UNIT = "_compose"
 
 
@@ -111,7 +113,33 @@ def _collect(packager: Packager, ctx: PackagingContext, name: str, kind: str, ou
     try:
         return packager.collect(name, kind, ctx.stage, output_dir, out_dir, ctx.machine_paths())
     except tpl.TemplateError as exc:
-        raise PackagingError(str(exc), who, ctx.region, output_tail(completed.stdout)) from None
+        raise PackagingError(str(exc), who, ctx.region, output_tail(completed.stdout) if completed is not None else ()) from None
+
+
+def _shared_build(name: str, source_dir: str, inputs: List[str], packager: Packager, ctx: PackagingContext) -> Tuple[str, Any, float, float]:
+    """Build ``name`` once per stage and content for every region: ``(output folder, completed or None, seconds, waited)``.
+
+    For packagers whose build does not depend on the region (``Packager.region_independent``: SAM). The first
+    region to get the machine-wide lock builds; the others wait for it and reuse the build (``completed`` None).
+    Only the newest build of a service is kept.
+    """
+    build_digest = input_digest(source_dir, inputs, stage=ctx.stage, service=name, **packager.cache_context())
+    service_dir = naming.shared_build_dir(ctx.build_root, ctx.stage, packager.name, name)
+    build_dir = os.path.join(service_dir, build_digest[:16])
+    marker = os.path.join(build_dir, BUILT_MARKER)
+    with named_lock(ctx.locks_dir, naming.shared_build_lock_name(ctx.stage, packager.name, name)):
+        built = _load_cache(marker)
+        if built and isinstance(built.get("output_dir"), str) and os.path.isdir(built["output_dir"]):
+            ctx.log(f"{name} ({ctx.region}): built for another region, reused")
+            return built["output_dir"], None, 0.0, 0.0
+        if os.path.isdir(service_dir):
+            for older in os.listdir(service_dir):
+                shutil.rmtree(os.path.join(service_dir, older), ignore_errors=True)
+        workdir = prepare_working_copy(ctx.project_dir, source_dir, os.path.join(build_dir, "src"), ctx.extra_skip)
+        completed, seconds, waited = _run(packager, ctx, workdir, packager.environment(ctx.env, ctx.build_root), 1, name)
+        output_dir = os.path.join(workdir, packager.output_folder)
+        write_fresh_file(marker, json.dumps({"input_digest": build_digest, "output_dir": output_dir, "seconds": round(seconds, 3)}).encode())
+    return output_dir, completed, seconds, waited
 
 
 # ---------------------------------------------------------------------------------------------- services
@@ -124,8 +152,8 @@ def package_service(name: str, source_dir: str, packager: Packager, ctx: Packagi
     no two regions package them at the same time.
     """
     config = packager.check_config(name, source_dir, ctx.stage)
-    digest = input_digest(source_dir, packager.inputs(config) + list(ctx.extra_inputs), stage=ctx.stage, region=ctx.region, service=name,
-                          **packager.cache_context())
+    inputs = packager.inputs(config) + list(ctx.extra_inputs)
+    digest = input_digest(source_dir, inputs, stage=ctx.stage, region=ctx.region, service=name, **packager.cache_context())
     root = ctx.service_root("services", name)
     cache_path = os.path.join(root, CACHE_FILE)
     cached = _load_cache(cache_path)
@@ -135,11 +163,14 @@ def package_service(name: str, source_dir: str, packager: Packager, ctx: Packagi
     result = _base_result(name, "service", ctx, packager, digest)
 
     def _package() -> Dict[str, Any]:
-        # The copy is only links, made before taking a slot: slots bound the packager runs, not file work.
-        workdir = prepare_working_copy(ctx.project_dir, source_dir, os.path.join(root, "src"), ctx.extra_skip)
-        completed, seconds, waited = _run(packager, ctx, workdir, packager.environment(ctx.env, ctx.build_root), 1, name)
-        output = _collect(packager, ctx, name, "service", os.path.join(workdir, packager.output_folder), os.path.join(root, "out"),
-                          completed, name)
+        if packager.region_independent:
+            output_dir, completed, seconds, waited = _shared_build(name, source_dir, inputs, packager, ctx)
+        else:
+            # The copy is only links, made before taking a slot: slots bound the packager runs, not file work.
+            workdir = prepare_working_copy(ctx.project_dir, source_dir, os.path.join(root, "src"), ctx.extra_skip)
+            completed, seconds, waited = _run(packager, ctx, workdir, packager.environment(ctx.env, ctx.build_root), 1, name)
+            output_dir = os.path.join(workdir, packager.output_folder)
+        output = _collect(packager, ctx, name, "service", output_dir, os.path.join(root, "out"), completed, name)
         return dict(result, **output, status="packaged", changed=True, packaging_seconds=round(seconds, 3), waited_seconds=round(waited, 3))
 
     if serial:
@@ -161,19 +192,22 @@ def order_services(services: Sequence[str], serial: Sequence[str], serial_order:
     return {"before": [], "parallel": parallel, "after": serial_present}
 
 
-def package_services(services: Dict[str, str], packager: Packager, ctx: PackagingContext, concurrency: int,
+def package_services(services: Dict[str, str], packagers: Union[Packager, Mapping[str, Packager]], ctx: PackagingContext, concurrency: int,
                      serial: Sequence[str] = (), serial_order: str = "first") -> Dict[str, Any]:
     """Package ``{name: source_dir}``; returns ``{"results": [...], "failures": [...]}`` in the given order.
+
+    ``packagers`` is one packager for every service or ``{name: packager}`` (a monorepo of Serverless and SAM services).
 
     After a failure no new packaging starts (those running finish and are cached), so a rerun resumes.
     """
     groups = order_services(list(services), serial, serial_order)
+    packager_of = packagers if isinstance(packagers, Mapping) else {name: packagers for name in services}
     results: Dict[str, Dict[str, Any]] = {}
     failures: List[Dict[str, Any]] = []
 
     def _one(name: str, is_serial: bool) -> None:
         try:
-            results[name] = package_service(name, services[name], packager, ctx, serial=is_serial)
+            results[name] = package_service(name, services[name], packager_of[name], ctx, serial=is_serial)
         except PackagingError as exc:
             failures.append({"service": name, "region": ctx.region, "msg": str(exc), "output_tail": exc.output_tail})
             ctx.log(f"{name} ({ctx.region}): FAILED")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from ansible_collections.multiregion.serverless.plugins.module_utils import doctor, naming
 from ansible_collections.multiregion.serverless.plugins.module_utils.common import REGION_PATTERN, STAGE_PATTERN
@@ -19,11 +19,14 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.concurrency
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.compose import ComposePackager
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.packager import PackagingError
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.runner import PackagingContext, package_init_stacks, package_services
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.sam import SamPackager
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.serverless import ServerlessPackager
-from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.sources import discover_services, find_config
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.sources import SERVICE_CONFIG_NAMES, discover_services, find_config
 
-# The service packagers, by the module's ``packager`` option. A SAM packager is one more entry here.
-PACKAGERS = {"serverless": ServerlessPackager}
+# The service packagers by name, in the order a folder's config files are tried: a folder with a Serverless config
+# is a Serverless service even when it also holds a template.yaml (``service_packagers`` says otherwise).
+PACKAGERS = {"serverless": ServerlessPackager, "sam": SamPackager}
+AUTO = "auto"
 CLI_ENVIRONMENT = {"SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off", "SLS_DISABLE_AUTO_UPDATE": "1"}
 LOG_PREFIX = "sls_package: "
 
@@ -62,6 +65,36 @@ def select_services(params: Mapping[str, Any], services_dir: str, config_names: 
     for name in discovery["unknown_exclusions"]:
         warn(f"excluded service '{name}' does not exist in {services_dir}")
     return discovery
+
+
+def packager_names(services_dir: str, services: Sequence[str], packager: str, overrides: Mapping[str, str]) -> Dict[str, str]:
+    """``{service: packager name}``: ``overrides`` (project.yml's ``service_packagers``), else ``packager`` unless it is
+    ``auto``, else the first packager whose config file the folder holds. A named packager whose config is missing is refused."""
+    unknown = sorted(f"{name}: {value}" for name, value in overrides.items() if value not in PACKAGERS)
+    if unknown:
+        raise PackagingFailed(f"service_packagers names unknown packager(s) ({', '.join(unknown)}; known: {', '.join(PACKAGERS)})")
+    chosen: Dict[str, str] = {}
+    for name in services:
+        folder = os.path.join(services_dir, name)
+        wanted = overrides.get(name) or (packager if packager != AUTO else None)
+        if wanted is None:
+            wanted = next(packager_name for packager_name, kind in PACKAGERS.items() if find_config(folder, kind.config_names))
+        elif not find_config(folder, PACKAGERS[wanted].config_names):
+            raise PackagingFailed(f"service {name} is to be packaged by {wanted}, but {folder} has none of "
+                                  f"{', '.join(PACKAGERS[wanted].config_names)}")
+        chosen[name] = wanted
+    return chosen
+
+
+def make_packagers(params: Mapping[str, Any], chosen: Mapping[str, str]) -> Dict[str, Any]:
+    """One packager instance per packager the services need (a SAM CLI is only looked for when a SAM service is packaged)."""
+    made: Dict[str, Any] = {}
+    for packager_name in sorted(set(chosen.values())):
+        if packager_name == "sam":
+            made[packager_name] = SamPackager(params["sam_binary"], params["artifact_bucket"], params["region"])
+        else:
+            made[packager_name] = PACKAGERS[packager_name](params["sls_binary"])
+    return {name: made[packager_name] for name, packager_name in chosen.items()}
 
 
 def refuse_framework_versions(packager: Any, folders: Mapping[str, str], project_dir: str) -> None:
@@ -127,11 +160,13 @@ def package_target(params: Mapping[str, Any], log: Callable[[str], None], warn: 
     env.update({key: str(value) for key, value in params["environment"].items()})
     result: Dict[str, Any] = dict(changed=False, services=[], init_stacks=[], packaged=[], cached=[], excluded=[], unknown_exclusions=[])
     try:
-        packager_class = PACKAGERS[params["packager"]]
-        discovery = select_services(params, services_dir, packager_class.config_names, warn)
+        config_names = SERVICE_CONFIG_NAMES if params["packager"] == AUTO else PACKAGERS[params["packager"]].config_names
+        discovery = select_services(params, services_dir, config_names, warn)
         result.update(excluded=discovery["excluded"], unknown_exclusions=discovery["unknown_exclusions"])
-        packager = packager_class(params["sls_binary"])
-        refuse_framework_versions(packager, {name: os.path.join(services_dir, name) for name in discovery["services"]}, project_dir)
+        packagers = make_packagers(params, packager_names(services_dir, discovery["services"], params["packager"], params["service_packagers"]))
+        serverless_services = {name: os.path.join(services_dir, name) for name in discovery["services"] if packagers[name].name == "serverless"}
+        if serverless_services:
+            refuse_framework_versions(packagers[next(iter(serverless_services))], serverless_services, project_dir)
         ctx = PackagingContext(
             stage=stage, region=region, project_dir=project_dir, build_root=build_root,
             slots=SlotPool(slots_dir, params["max_parallel_packagings"]), locks_dir=slots_dir, env=env,
@@ -139,7 +174,7 @@ def package_target(params: Mapping[str, Any], log: Callable[[str], None], warn: 
             extra_skip=[build_root], extra_inputs=params["extra_inputs"],
         )
         sources = {name: os.path.join(services_dir, name) for name in discovery["services"]}
-        outcome = package_services(sources, packager, ctx, params["concurrency"], params["serial_services"], params["serial_order"])
+        outcome = package_services(sources, packagers, ctx, params["concurrency"], params["serial_services"], params["serial_order"])
         result["services"] = outcome["results"]
         if outcome["failures"]:
             # The message carries each failure with the last lines of the CLI's output: it is what people read.

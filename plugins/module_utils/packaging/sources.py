@@ -37,7 +37,12 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.p
 POST_PROCESSING_VERSION = "2"
 
 CONFIG_NAMES = ("serverless.yml", "serverless.yaml", "serverless.json", "serverless.js", "serverless.ts")
-SKIPPED_DIRS = (".serverless", ".git", "__pycache__", ".pytest_cache")
+# An AWS SAM service (packaging/sam.py); a folder holding both is a Serverless one unless project.yml says otherwise.
+SAM_CONFIG_NAMES = ("template.yaml", "template.yml")
+SERVICE_CONFIG_NAMES = CONFIG_NAMES + SAM_CONFIG_NAMES
+# The packagers a service may name in project.yml's service_packagers.
+PACKAGER_NAMES = ("serverless", "sam")
+SKIPPED_DIRS = (".serverless", ".aws-sam", ".git", "__pycache__", ".pytest_cache")
 NPM_HIDDEN_LOCKFILE = os.path.join("node_modules", ".package-lock.json")
 FILE_REFERENCE = re.compile(r"\$\{file\(([^)~:\s]+)\)")
 

@@ -47,6 +47,7 @@ def _load(path: Path) -> Any:
 PROJECT = deploy_plan.load_project(str(EXAMPLES))
 RAW_PROJECT = _load(EXAMPLES / "project.yml")
 SERVICES = sorted(p.name for p in Path(PROJECT["services_dir"]).iterdir() if (p / "serverless.yml").is_file())
+SAM_SERVICES = sorted(p.name for p in Path(PROJECT["services_dir"]).iterdir() if (p / "template.yaml").is_file() and p.name not in SERVICES)
 COMPOSE = _load(Path(PROJECT["init_dir"]) / "serverless-compose.yml")
 INIT_STACKS = sorted(COMPOSE["services"])
 PRODUCTS = {name: _load(Path(PROJECT["products_dir"]) / f"{name}.yml") for name in deploy_plan.discover_products(PROJECT["products_dir"])}
@@ -63,6 +64,18 @@ def test_the_issue_shape_is_there() -> None:
     assert {"pyth", "node"} <= runtimes
     assert len(INIT_STACKS) >= 1 and 1 <= len(PRODUCTS) <= 3
     assert set(RAW_PROJECT["stages"]) == {"dev", "qa", "prod"}
+
+
+def test_a_python_and_a_node_sam_service_share_a_product_with_serverless_services() -> None:
+    runtimes = {service: {str(resource.get("Properties", {}).get("Runtime") or _load(Path(PROJECT["services_dir"]) / service / "template.yaml")
+                              .get("Globals", {}).get("Function", {}).get("Runtime"))[:4]
+                          for resource in _load(Path(PROJECT["services_dir"]) / service / "template.yaml")["Resources"].values()
+                          if resource["Type"] == "AWS::Serverless::Function"}
+                for service in SAM_SERVICES}
+    assert {"pyth", "node"} <= set().union(*runtimes.values()), runtimes
+    mixed = [name for name, product in PRODUCTS.items()
+             if {e.get("service") for e in product["nested_stacks"]} & set(SAM_SERVICES) and {e.get("service") for e in product["nested_stacks"]} & set(SERVICES)]
+    assert mixed, "no product nests SAM and Serverless services side by side"
 
 
 @pytest.mark.parametrize("stage", sorted(RAW_PROJECT["stages"]))
@@ -115,7 +128,8 @@ def test_product_nested_stacks_exist_and_are_deployable(product: str) -> None:
     stacks = PRODUCTS[product]["nested_stacks"]
     services = [entry["service"] for entry in stacks if "service" in entry]
     inits = [entry["init"] for entry in stacks if "init" in entry]
-    assert set(services) <= set(SERVICES), f"{product}: no such service {sorted(set(services) - set(SERVICES))}"
+    known = set(SERVICES) | set(SAM_SERVICES)
+    assert set(services) <= known, f"{product}: no such service {sorted(set(services) - known)}"
     assert set(inits) <= set(INIT_STACKS), f"{product}: no such init stack {sorted(set(inits) - set(INIT_STACKS))}"
     assert not set(services) & set(PROJECT["always_excluded_services"]), f"{product} nests an always-excluded service"
     assert len(stacks) == len({json.dumps(entry, sort_keys=True) for entry in stacks}), f"{product} nests a stack twice"

@@ -1,0 +1,3 @@
+'use strict';
+
+exports.describeDelivery = (tenant, message) => ({ tenant, endpoint: message.endpoint, event: message.type });
