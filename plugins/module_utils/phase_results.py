@@ -174,14 +174,19 @@ def target_results(hosts: Sequence[Mapping[str, Any]], plan: Optional[Mapping[st
 
 def doctor_targets(hosts: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
     """``project_doctor``'s ``targets``: per host of the package play that packaged, its region, the stage's artifact
-    bucket there and what ``sls_package`` returned (``package_settings`` and ``package_packaged`` of the package role)."""
-    targets = []
+    bucket there and what ``sls_package`` returned (``package_settings`` and ``package_packaged`` of the package role).
+
+    In the order of the stage's regions, not of the hosts: the play's host list follows how the hosts got there, and
+    the doctor lists a problem's regions in the order of its targets.
+    """
+    targets, order = [], []
     for host in hosts:
         settings, packaged = host.get("package_settings") or {}, host.get("package_packaged") or {}
         if settings and packaged:
+            order = order or list((settings.get("plan") or {}).get("regions") or [])
             targets.append({"region": settings.get("region"), "bucket": settings.get("bucket"),
                             "packages": list(packaged.get("services") or []) + list(packaged.get("init_stacks") or [])})
-    return targets
+    return sorted(targets, key=lambda target: (order.index(target["region"]) if target["region"] in order else len(order), str(target["region"])))
 
 
 def wave_failed(hosts: Sequence[Mapping[str, Any]], max_fail_percentage: Any = 0) -> bool:

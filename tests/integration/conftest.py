@@ -23,6 +23,7 @@ LONGEST_FIRST = [
     "test_stage_isolation.py",
     "test_package_role.py",
     "test_fresh_clone_deploy.py",
+    "test_sam_services.py",
     "test_retail_monorepo.py",
     "test_check_mode_plan.py",
     "test_deploy_bad_inputs.py",

@@ -236,9 +236,9 @@ def bucket_exists(aws, bucket: str, region: str) -> bool:
 
 
 def service_of_key(key: str) -> str:
-    """``serverless/<service>/...``, ``init/<stack>/...``, ``products/<product>/...``, ``runs/...`` -> what it belongs to."""
+    """``serverless/<service>/...``, ``sam/<service>/...``, ``init/<stack>/...``, ``products/<product>/...``, ``runs/...`` -> what it belongs to."""
     parts = key.split("/")
-    return "/".join(parts[:2]) if parts[0] in ("serverless", "init", "products") else parts[0]
+    return "/".join(parts[:2]) if parts[0] in ("serverless", "sam", "init", "products") else parts[0]
 
 
 def product_versions(aws, region: str, product: str) -> List[Tuple[str, str]]:

@@ -60,6 +60,8 @@ SSM_PREFIX = "/multiregion/dev"
 BUCKETS = {region: f"mrs-artifacts-dev-{region}" for region in REGIONS}
 # What the stage packages per region: every service but the always-excluded legacy-reports, and the init stacks.
 SERVICES = {"authorizer", "e2e-fixtures", "inventory", "notifications", "orders", "payments"}
+# The examples' AWS SAM services (published under sam/, docs/sam.md), nested in tenant-analytics.
+SAM_SERVICES = {"usage-reports", "webhooks"}
 INIT_STACKS = {"network-baseline", "shared-observability"}
 TENANTS_PER_PRODUCT = 2
 FAILING_TENANT = "platform-core-dev-eu-west-1-1"
@@ -156,7 +158,7 @@ def test_cold_run_packages_publishes_and_versions_every_product(scenario: Scenar
     assert document["run"]["phases_done"] == ["package", "catalog"]
     for region in REGIONS:
         packaged = [e for e in entries(document, "packaging", region=region) if e["kind"] != "product"]
-        assert {e["service"] for e in packaged} == SERVICES | INIT_STACKS  # legacy-reports never deployed
+        assert {e["service"] for e in packaged} == SERVICES | SAM_SERVICES | INIT_STACKS  # legacy-reports never deployed
         assert {e["status"] for e in packaged} == {"packaged"}
         assert all(e["uploaded"] > 0 and e["template_url"].startswith(f"https://{BUCKETS[region]}.s3.") for e in packaged), packaged
         published = {e["service"]: e["uploaded"] for e in entries(document, "packaging", region=region, kind="product")}
@@ -166,7 +168,7 @@ def test_cold_run_packages_publishes_and_versions_every_product(scenario: Scenar
         assert sum(e["uploaded"] for e in entries(document, "packaging", region=region)) == len(written)
         assert {e["product"]: e["status"] for e in entries(document, "catalog", region=region)} == {p: "created" for p in PRODUCTS}
     assert run.stats["deploy_versions_created"] == len(PRODUCTS) * len(REGIONS)
-    assert run.stats["deploy_packaged"] == len(SERVICES | INIT_STACKS) * len(REGIONS)
+    assert run.stats["deploy_packaged"] == len(SERVICES | SAM_SERVICES | INIT_STACKS) * len(REGIONS)
 
     versions, latest = scenario.versions(), scenario.latest()
     for region in REGIONS:
@@ -174,7 +176,8 @@ def test_cold_run_packages_publishes_and_versions_every_product(scenario: Scenar
             assert len(versions[region][product]) == 1
             assert latest[region][product][0] == versions[region][product][0]
         keys = {service_of_key(key) for key in bucket_keys(scenario.aws, BUCKETS[region], region)}
-        assert {f"serverless/{s}" for s in SERVICES} | {f"init/{s}" for s in INIT_STACKS} | {f"products/{p}" for p in DEFINITIONS} <= keys
+        published = {f"serverless/{s}" for s in SERVICES} | {f"sam/{s}" for s in SAM_SERVICES} | {f"init/{s}" for s in INIT_STACKS}
+        assert published | {f"products/{p}" for p in DEFINITIONS} <= keys
         assert "serverless/legacy-reports" not in keys
 
     # -e regions= narrowed the stage: nothing at all in its third region.

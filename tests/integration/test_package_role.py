@@ -159,7 +159,7 @@ def test_three_regions_check_apply_idempotent_then_one_handler_changes(example_r
         assert results[region]["excluded"] == ["legacy-reports"]
         assert results[region]["packaged"] == [] and sorted(results[region]["cached"]) == sorted(checked[region]["packaged"])
         assert sorted(checked[region]["packaged"]) == sorted(["authorizer", "e2e-fixtures", "inventory", "notifications", "orders",
-                                                              "payments", "network-baseline", "shared-observability"])
+                                                              "payments", "usage-reports", "webhooks", "network-baseline", "shared-observability"])
         assert results[region]["uploaded_keys"] == checked[region]["uploaded_keys"] and run.keys(region) == set(checked[region]["uploaded_keys"])
         assert_published_closure(run, region, results[region])
     # Same source, different regions: same ZIP keys, region-specific templates.

@@ -26,6 +26,7 @@ from deploy_helpers import (
     PlaybookRunner,
     bucket_keys,
     ledger,
+    lock_value,
     product_versions,
     provision_tenants,
     run_id_of,
@@ -317,3 +318,29 @@ def test_a_fresh_clone_at_another_path_creates_nothing(monorepo: MixedMonorepo, 
     assert set(SAM_SERVICES) <= packaged, "an empty build cache builds the SAM services again"
     assert writes(monorepo.calls["fresh-clone"]) == BOOKKEEPING_WRITES, "the clone wrote more than its bookkeeping"
     assert (monorepo.versions(), monorepo.tenant_artifacts()) == before
+
+
+def test_a_runtime_this_machine_cannot_build_is_refused_in_one_line_before_anything_is_packaged(monorepo: MixedMonorepo) -> None:
+    billing = monorepo.root / "services" / "billing"
+    (billing / "src").mkdir(parents=True)
+    (billing / "src" / "Billing.cs").write_text("namespace Billing { public class Function { } }\n")
+    (billing / "template.yaml").write_text(NOTIFIER_TEMPLATE.split("Resources:")[0] + "Resources:\n  InvoiceFunction:\n"
+                                           "    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src/\n"
+                                           "      Handler: Billing::Billing.Function::Handle\n      Runtime: dotnet8\n")
+    keys = {region: bucket_keys(monorepo.aws, f"mrs-artifacts-{STAGE}-{region}", region) for region in REGIONS}
+    monorepo.aws.reset_calls()
+    run = monorepo.runner.run(DEPLOY_PLAYBOOK, "-e", f"project_dir={monorepo.root}", "-e", f"stage={STAGE}", "-e", f"package_sls_binary={FAKE_SLS}",
+                              "-e", '{"package_environment": {"FAKE_SLS_TENANT_PARAMETER": "TenantId"}, "package_init_stacks": false}')
+    assert run.returncode != 0, run.explain()
+    reasons = {result.msg for result in run.failures if "cannot be built" in result.msg}
+    assert reasons, run.explain()
+    for reason in reasons:
+        assert reason.splitlines() == [reason] and "service billing" in reason and "InvoiceFunction (dotnet8)" in reason, reason
+        assert "sam build needs dotnet on PATH" in reason and "nothing was packaged" in reason, reason
+    # Only the run's bookkeeping (lock taken and released, ledger and report): no object, no version, no lock left.
+    assert writes(monorepo.aws.calls()) == BOOKKEEPING_WRITES
+    for region in REGIONS:
+        added = bucket_keys(monorepo.aws, f"mrs-artifacts-{STAGE}-{region}", region) - keys[region]
+        assert all(key.startswith(f"runs/{STAGE}/") for key in added), added
+    assert lock_value(monorepo.aws, REGIONS[0], SSM_PREFIX) is None
+    assert not list((monorepo.root / ".deploy-build" / STAGE / "_shared" / "sam").glob("billing/*"))

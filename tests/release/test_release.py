@@ -120,6 +120,10 @@ def test_the_execution_environment_carries_the_collection_and_the_packagers(rele
     assert "lookup('ansible.builtin.env', 'MULTIREGION_SERVERLESS_NODE_MODULES')" in role_defaults["package_node_modules"]
     assert "ENV MULTIREGION_SERVERLESS_NODE_MODULES=/opt/multiregion-serverless-node/node_modules" in containerfile
     assert (context / "_build" / "node" / "package-lock.json").read_bytes() == (REPO_ROOT / "package-lock.json").read_bytes()
+    # The SAM CLI: requirements-sam.txt's pin in its own environment, named where the role's default looks.
+    assert "lookup('ansible.builtin.env', 'MULTIREGION_SERVERLESS_SAM_CLI')" in role_defaults["package_sam_binary"]
+    assert "MULTIREGION_SERVERLESS_SAM_CLI=/opt/multiregion-serverless-sam/venv/bin/sam" in containerfile
+    assert (context / "_build" / "sam" / "requirements-sam.txt").read_bytes() == (REPO_ROOT / "requirements-sam.txt").read_bytes()
     # The collection's own Python and system dependencies reach the image through its meta/execution-environment.yml.
     meta = yaml.safe_load((REPO_ROOT / "meta" / "execution-environment.yml").read_text())
     with tarfile.open(released["tarball"]) as tarball:

@@ -97,6 +97,20 @@ def make_packagers(params: Mapping[str, Any], chosen: Mapping[str, str]) -> Dict
     return {name: made[packager_name] for name, packager_name in chosen.items()}
 
 
+def refuse_unbuildable(packagers: Mapping[str, Any], folders: Mapping[str, str], stage: str) -> None:
+    """Before any packaging: every service whose config check fails (a SAM runtime this machine cannot build...), all at once."""
+    problems = []
+    for name, folder in sorted(folders.items()):
+        try:
+            packagers[name].check_config(name, folder, stage)
+        except PackagingError as exc:
+            problems.append(str(exc))
+    if len(problems) == 1:
+        raise PackagingFailed(f"{problems[0]}; nothing was packaged")
+    if problems:
+        raise PackagingFailed(f"{len(problems)} services cannot be packaged; nothing was packaged:\n" + "\n".join(f"- {line}" for line in problems))
+
+
 def refuse_framework_versions(packager: Any, folders: Mapping[str, str], project_dir: str) -> None:
     """Before any packaging: every service whose ``frameworkVersion`` the packager would refuse, all at once."""
     units = [("service", name, find_config(folder, packager.config_names)) for name, folder in sorted(folders.items())]
@@ -167,6 +181,8 @@ def package_target(params: Mapping[str, Any], log: Callable[[str], None], warn: 
         serverless_services = {name: os.path.join(services_dir, name) for name in discovery["services"] if packagers[name].name == "serverless"}
         if serverless_services:
             refuse_framework_versions(packagers[next(iter(serverless_services))], serverless_services, project_dir)
+        # Checked up front for every region of the stage alike, so no region packages anything another would refuse.
+        refuse_unbuildable(packagers, {name: os.path.join(services_dir, name) for name in discovery["services"] if packagers[name].name == "sam"}, stage)
         ctx = PackagingContext(
             stage=stage, region=region, project_dir=project_dir, build_root=build_root,
             slots=SlotPool(slots_dir, params["max_parallel_packagings"]), locks_dir=slots_dir, env=env,

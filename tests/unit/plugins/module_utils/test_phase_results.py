@@ -144,3 +144,16 @@ def test_target_results_and_the_settled_run():
     given = settle_run({"run_id": "x", "status": "succeeded", "phases_done": [], "finished": "then"}, targets)
     assert (given["status"], given["phases_done"], given["finished"]) == ("succeeded", [], "then") and "error" not in given
     assert shapes.PHASE_FACTS["rollout"] == "rollout_results"
+
+
+def test_doctor_targets_follow_the_stage_regions_whatever_order_the_hosts_come_in():
+    plan = {"regions": ["us-east-1", "eu-west-1", "ap-southeast-2"]}
+
+    def host(region):
+        return {"package_settings": {"plan": plan, "region": region, "bucket": f"b-{region}"},
+                "package_packaged": {"services": [{"name": "orders"}], "init_stacks": []}}
+
+    hosts = [host("ap-southeast-2"), {"package_settings": {}}, host("eu-west-1"), host("us-east-1")]
+    targets = shapes.doctor_targets(hosts)
+    assert [target["region"] for target in targets] == plan["regions"]
+    assert targets[0] == {"region": "us-east-1", "bucket": "b-us-east-1", "packages": [{"name": "orders"}]}
