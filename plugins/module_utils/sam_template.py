@@ -4,7 +4,7 @@
 """AWS SAM templates: reading them, what their functions need to build, and turning a built one into CloudFormation.
 
 * ``load_template`` - a SAM template (YAML with CloudFormation's short forms, or JSON) as plain data, the short
-  forms (``!Ref X``) in their long form (``{"Ref": "X"}``), as the SAM translator wants them.
+  forms (``!Ref X``) in their long form (``{"Ref": "X"}``), as the SAM translator wants them (``cfn_template``'s reader).
 * ``functions`` / ``unbuildable_functions`` - each function's runtime, and the ones this machine cannot build
   without a container (``sam build`` would fail after minutes with a page of output; this says it in one line).
 * ``local_artifacts`` / ``with_artifacts`` - the properties of a built template that name a folder or file of
@@ -25,11 +25,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-try:
-    import yaml
-except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
-    yaml = None  # type: ignore
-
+from ansible_collections.multiregion.serverless.plugins.module_utils.cfn_template import TemplateError, check_template, load_document
 from ansible_collections.multiregion.serverless.plugins.module_utils.naming import regional_s3_url
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.sam_policies import MANAGED_POLICY_PATHS, managed_policy_arn
 
@@ -73,49 +69,19 @@ class SamTemplateError(Exception):
 # ---------------------------------------------------------------------------------------------- reading
 
 
-class _CloudFormationLoader(yaml.SafeLoader if yaml else object):  # type: ignore[misc]
-    """YAML with CloudFormation's short forms read as their long form: ``!GetAtt A.B`` -> ``{"Fn::GetAtt": ["A", "B"]}``."""
-
-
-def _short_form(loader: Any, tag_suffix: str, node: Any) -> Dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    if tag_suffix == "Condition":
-        return {"Condition": value}
-    return {f"Fn::{tag_suffix}": value}
-
-
-if yaml is not None:
-    _CloudFormationLoader.add_multi_constructor("!", _short_form)
-    # AWS templates carry dates such as 2010-09-09 as plain strings: no timestamp resolver.
-    _CloudFormationLoader.yaml_implicit_resolvers = {
-        key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-
-
 def load_template(path: str) -> Dict[str, Any]:
-    """The SAM template at ``path`` (YAML or JSON) with long-form intrinsics; SamTemplateError when unreadable."""
+    """The SAM template at ``path`` (JSON or YAML, short forms in their long form: ``cfn_template``'s reader).
+
+    SamTemplateError, in one line, when it cannot be read or is no CloudFormation template.
+    """
     try:
         with open(path, encoding="utf-8") as handle:
-            document = yaml.load(handle, Loader=_CloudFormationLoader)  # noqa: S506 - a SafeLoader subclass
+            text = handle.read()
+        return check_template(load_document(text, path), path)
     except OSError as exc:
         raise SamTemplateError(f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise SamTemplateError(f"{path} is not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict) or not document["Resources"]:
-        raise SamTemplateError(f"{path} has no Resources")
-    return document
+    except TemplateError as exc:
+        raise SamTemplateError(str(exc)) from None
 
 
 def _transforms(template: Mapping[str, Any]) -> List[Any]:

@@ -27,7 +27,7 @@ description:
   - AWS SAM services (a C(template.yaml), see O(packager)) are built with C(sam build) without a container, once per
     stage for all regions (telemetry off). A function whose runtime this machine cannot build (no C(python3.12),
     no C(node)...) or that is a container image fails the service before any build, in one line naming it. The
-    published template is plain CloudFormation (no C(AWS::Serverless-2016-10-31) left): the pinned aws-sam-translator
+    published template is plain CloudFormation (no C(AWS::Serverless-2016-10-31) left), because the pinned aws-sam-translator
     expands it offline with the collection's managed policy table (an unknown policy name fails the service).
   - A template that still holds the time of the packaging run (for example C(${sls:instanceId})) or an
     absolute path of O(project_dir) or O(build_root) fails the service, naming where.
@@ -212,6 +212,18 @@ EXAMPLES = r"""
     region: eu-west-1
     sls_binary: /srv/tools/node_modules/osls/bin/serverless.js
     max_parallel_packagings: 4
+
+- name: Package a monorepo of Serverless and AWS SAM services (a folder with a template.yaml is SAM)
+  multiregion.serverless.sls_package:
+    project_dir: /srv/monorepo
+    stage: prod
+    region: eu-west-1
+    # SAM services publish their ZIPs and nested templates here, so their templates name it.
+    artifact_bucket: mrs-artifacts-prod-eu-west-1
+    sam_binary: /srv/tools/.venv-sam/bin/sam
+    # A folder holding both a serverless.yml and a template.yaml is Serverless unless named here.
+    service_packagers:
+      reports: sam
 """
 
 RETURN = r"""

@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 import pytest
 import yaml
 
 from chaos_helpers import FAKE_SLS, make_project
+from test_check_mode_plan import assert_check_matches_real
 from deploy_helpers import (
     BOOKKEEPING_WRITES,
     DEPLOY_PLAYBOOK,
@@ -186,8 +187,9 @@ class MixedMonorepo:
         self.runner = PlaybookRunner(aws.env, user="platform-team")
         self.calls: Dict[str, Dict[str, Dict[str, int]]] = {}
 
-    def deploy(self, name: str, project: Path, *options: str) -> Any:
-        arguments: List[str] = []
+    def deploy(self, name: str, project: Path, *options: str, flags: Sequence[str] = ()) -> Any:
+        """``ansible-playbook playbooks/deploy.yml [flags] -e k=v ...`` as typed; its AWS calls under ``name``."""
+        arguments: List[str] = list(flags)
         for option in (f"project_dir={project}", f"stage={STAGE}", f"regions={','.join(REGIONS)}", f"package_sls_binary={FAKE_SLS}",
                        "catalog_create_missing_products=true", "rollout_poll_delay=0.2", "rollout_poll_max_delay=1", *options):
             arguments += ["-e", option]
@@ -293,7 +295,10 @@ def test_a_sam_handler_change_makes_one_version_per_region_and_rolls_out_keeping
     handler = monorepo.root / "services" / "reports" / "src" / "app.py"
     handler.write_text(handler.read_text().replace("'nightly'", "'nightly bookings'"))
     git("commit", "--quiet", "-am", "reports: a better title", cwd=monorepo.root)
-    monorepo.deploy("handler-change", monorepo.root, "update_product=true")
+    # What --check --diff says first is what the run then does: the same uploads, versions and tenant updates.
+    check = monorepo.deploy("handler-change-check", monorepo.root, "update_product=true", flags=("--check", "--diff"))
+    real = monorepo.deploy("handler-change", monorepo.root, "update_product=true")
+    assert_check_matches_real(check, writes(monorepo.calls["handler-change-check"]), real)
     counted = writes(monorepo.calls["handler-change"])
     assert counted["servicecatalog:CreateProvisioningArtifact"] == len(REGIONS)
     assert counted["servicecatalog:UpdateProvisionedProduct"] == len(REGIONS) * TENANTS_PER_REGION
@@ -324,7 +329,7 @@ def test_a_runtime_this_machine_cannot_build_is_refused_in_one_line_before_anyth
     billing = monorepo.root / "services" / "billing"
     (billing / "src").mkdir(parents=True)
     (billing / "src" / "Billing.cs").write_text("namespace Billing { public class Function { } }\n")
-    (billing / "template.yaml").write_text(NOTIFIER_TEMPLATE.split("Resources:")[0] + "Resources:\n  InvoiceFunction:\n"
+    (billing / "template.yaml").write_text(NOTIFIER_TEMPLATE.split("Resources:", maxsplit=1)[0] + "Resources:\n  InvoiceFunction:\n"
                                            "    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src/\n"
                                            "      Handler: Billing::Billing.Function::Handle\n      Runtime: dotnet8\n")
     keys = {region: bucket_keys(monorepo.aws, f"mrs-artifacts-{STAGE}-{region}", region) for region in REGIONS}

@@ -109,8 +109,8 @@ def _patch_template_resolver(module: Any) -> None:
         parameter_constraints.install(sys.modules["moto.cloudformation.parsing"])
 
 
-_PATCHED_MODULES = tuple(dict.fromkeys(_CFN_MODULES + ("moto.iam.models",) + aws_limits.MODULES + apigateway_methods.MODULES
-                                      + lambda_layers.MODULES))
+_PATCHED_MODULES = tuple(dict.fromkeys(
+    _CFN_MODULES + ("moto.iam.models",) + aws_limits.MODULES + apigateway_methods.MODULES + lambda_layers.MODULES))
 
 
 def _patch_module(module: Any) -> None:

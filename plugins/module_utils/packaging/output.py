@@ -12,13 +12,21 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Sequence, Tuple
 
 from ansible_collections.multiregion.serverless.plugins.module_utils import naming
 from ansible_collections.multiregion.serverless.plugins.module_utils import sls_template as tpl
 from ansible_collections.multiregion.serverless.plugins.module_utils.common import canonical_json, sha256_bytes, sha256_file, write_fresh_file
 
 TEMPLATE_FILE = "template.json"
+
+
+def write_published_template(out_dir: str, template: Dict[str, Any]) -> Tuple[str, str]:
+    """``<out_dir>/template.json`` in the one byte form templates are published (and hashed) in: ``(path, sha256)``."""
+    body = canonical_json(template)
+    template_path = os.path.join(out_dir, TEMPLATE_FILE)
+    write_fresh_file(template_path, body)
+    return template_path, sha256_bytes(body)
 
 
 def collect_output(name: str, kind: str, stage: str, output_dir: str, out_dir: str, machine_paths: Sequence[str] = ()) -> Dict[str, Any]:
@@ -46,10 +54,7 @@ def collect_output(name: str, kind: str, stage: str, output_dir: str, out_dir: s
     except tpl.TemplateError:
         shutil.rmtree(out_dir, ignore_errors=True)
         raise
-    body = canonical_json(rewritten)
-    template_sha256 = sha256_bytes(body)
-    template_path = os.path.join(out_dir, TEMPLATE_FILE)
-    write_fresh_file(template_path, body)
+    template_path, template_sha256 = write_published_template(out_dir, rewritten)
     artifacts = []
     for zip_name, key in sorted(keys_by_zip.items()):
         path = os.path.join(out_dir, zip_name)

@@ -26,12 +26,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from ansible_collections.multiregion.serverless.plugins.module_utils import naming
 from ansible_collections.multiregion.serverless.plugins.module_utils import sam_template as sam
 from ansible_collections.multiregion.serverless.plugins.module_utils import sls_template as tpl
-from ansible_collections.multiregion.serverless.plugins.module_utils.common import canonical_json, sha256_bytes, sha256_file, write_fresh_file
+from ansible_collections.multiregion.serverless.plugins.module_utils.common import canonical_json, sha256_file, write_fresh_file
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.output import write_published_template
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.packager import Packager, PackagingError, resolve_binary
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.sources import SAM_CONFIG_NAMES, find_config
 
 BUILT_TEMPLATE = "template.yaml"
-TEMPLATE_FILE = "template.json"
 SAM_ENVIRONMENT = {"SAM_CLI_TELEMETRY": "0"}
 
 
@@ -129,10 +129,7 @@ class SamPackager(Packager):
         except tpl.TemplateError:
             shutil.rmtree(out_dir, ignore_errors=True)
             raise
-        body = canonical_json(published)
-        template_sha256 = sha256_bytes(body)
-        template_path = os.path.join(out_dir, TEMPLATE_FILE)
-        write_fresh_file(template_path, body)
+        template_path, template_sha256 = write_published_template(out_dir, published)
         return {
             "template_path": template_path,
             "template_sha256": template_sha256,
@@ -182,4 +179,3 @@ class SamPackager(Packager):
             tpl.normalize_zip(source, destination)
         else:
             raise sam.SamTemplateError(f"{artifact.logical_id}.{artifact.prop}: sam build left no {artifact.path}")
-

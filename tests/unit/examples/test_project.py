@@ -15,7 +15,7 @@ import boto3
 import pytest
 import yaml
 
-from ansible_collections.multiregion.serverless.plugins.module_utils import deploy_plan
+from ansible_collections.multiregion.serverless.plugins.module_utils import deploy_plan, sam_template
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO_ROOT / "examples"
@@ -67,15 +67,11 @@ def test_the_issue_shape_is_there() -> None:
 
 
 def test_a_python_and_a_node_sam_service_share_a_product_with_serverless_services() -> None:
-    runtimes = {service: {str(resource.get("Properties", {}).get("Runtime") or _load(Path(PROJECT["services_dir"]) / service / "template.yaml")
-                              .get("Globals", {}).get("Function", {}).get("Runtime"))[:4]
-                          for resource in _load(Path(PROJECT["services_dir"]) / service / "template.yaml")["Resources"].values()
-                          if resource["Type"] == "AWS::Serverless::Function"}
-                for service in SAM_SERVICES}
-    assert {"pyth", "node"} <= set().union(*runtimes.values()), runtimes
-    mixed = [name for name, product in PRODUCTS.items()
-             if {e.get("service") for e in product["nested_stacks"]} & set(SAM_SERVICES) and {e.get("service") for e in product["nested_stacks"]} & set(SERVICES)]
-    assert mixed, "no product nests SAM and Serverless services side by side"
+    runtimes = {function.runtime[:4] for service in SAM_SERVICES
+                for function in sam_template.functions(sam_template.load_template(str(Path(PROJECT["services_dir"]) / service / "template.yaml")))}
+    assert {"pyth", "node"} <= runtimes, runtimes
+    nested = {name: {entry.get("service") for entry in product["nested_stacks"]} for name, product in PRODUCTS.items()}
+    assert [name for name, services in nested.items() if services & set(SAM_SERVICES) and services & set(SERVICES)], nested
 
 
 @pytest.mark.parametrize("stage", sorted(RAW_PROJECT["stages"]))

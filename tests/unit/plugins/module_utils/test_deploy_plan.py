@@ -289,3 +289,23 @@ def test_an_init_folder_that_exists_is_used(tmp_path):
     project = make_project(tmp_path, PROJECT_YML.replace("services_dir: services\n", "services_dir: services\ninit_dir: init\n"))
     (tmp_path / "init").mkdir()
     assert build_plan(project, "dev")["init_dir"] == str(tmp_path / "init")
+
+
+def test_sam_services_are_services_and_service_packagers_is_checked(tmp_path):
+    text = PROJECT_YML.replace("stages:", "service_packagers: {reports: sam}\nstages:", 1)
+    project = Path(make_project(tmp_path / "good", text))
+    (project / "services" / "reports").mkdir()
+    (project / "services" / "reports" / "template.yaml").write_text("Transform: AWS::Serverless-2016-10-31\nResources: {}\n")
+    (project / "products" / "platform-core.yml").write_text("name: platform-core\nnested_stacks: [{service: orders}, {service: reports}]\n")
+    plan = build_plan(str(project), "dev")
+    assert plan["service_packagers"] == {"reports": "sam"} and plan["products"] == ["platform-core"]
+
+    for replacement, message in (("{reports: cdk}", "service_packagers.reports='cdk': expected one of serverless, sam"),
+                                 ("{report: sam}", "project.yml service_packagers names 'report', which is not one of the project's services")):
+        bad = Path(make_project(tmp_path / replacement.strip("{}").replace(": ", "-"), PROJECT_YML.replace(
+            "stages:", f"service_packagers: {replacement}\nstages:", 1)))
+        (bad / "services" / "reports").mkdir()
+        (bad / "services" / "reports" / "template.yaml").write_text("Resources: {}\n")
+        with pytest.raises(PlanError) as info:
+            build_plan(str(bad), "dev")
+        assert message in str(info.value) and "\n" not in str(info.value)

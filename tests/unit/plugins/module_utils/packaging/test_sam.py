@@ -214,7 +214,7 @@ def test_check_config_needs_the_artifact_bucket(tmp_path: Path, packager: SamPac
 
 def test_invalid_yaml_names_the_line(tmp_path: Path, packager: SamPackager) -> None:
     folder = sam_service(tmp_path / "svc", "Resources:\n  A: [\n")
-    with pytest.raises(PackagingError, match=r"is not valid YAML \(line \d+\)"):
+    with pytest.raises(PackagingError, match=r"is neither valid JSON nor valid YAML: .*line \d+"):
         packager.check_config("svc", str(folder), "dev")
 
 
