@@ -33,9 +33,9 @@ SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 SAM_TYPE_PREFIX = "AWS::Serverless::"
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 
-# Where a resource type of a built template names a local folder or file, and what the property becomes:
-# ("zip", key style) for code and layer content, ("template", None) for a nested application's template.
-# DefinitionUri / DefinitionString files are not in this list: such a template is refused (``local_artifacts``).
+# Where a resource type of a built template names a local folder or file: (property, "zip") for code and layer
+# content, (property, "template") for a nested application's template. Local definition files are not published
+# (UNPUBLISHED_LOCAL_PROPERTIES): such a template is refused (``local_artifacts``).
 ARTIFACT_PROPERTIES: Dict[str, Tuple[str, str]] = {
     "AWS::Serverless::Function": ("CodeUri", "zip"),
     "AWS::Serverless::LayerVersion": ("ContentUri", "zip"),
@@ -108,9 +108,16 @@ def _resources(template: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
     return {name: resource for name, resource in (template.get("Resources") or {}).items() if isinstance(resource, dict)}
 
 
+def _function_globals(template: Mapping[str, Any]) -> Dict[str, Any]:
+    """``Globals.Function``: what every AWS::Serverless::Function has unless it says otherwise."""
+    section = template.get("Globals")
+    defaults = section.get("Function") if isinstance(section, dict) else None
+    return defaults if isinstance(defaults, dict) else {}
+
+
 def functions(template: Mapping[str, Any]) -> List[Function]:
     """The template's functions with what their build depends on (``Globals.Function`` filled in)."""
-    defaults = ((template.get("Globals") or {}).get("Function") or {}) if isinstance(template.get("Globals"), dict) else {}
+    defaults = _function_globals(template)
     found = []
     for logical_id, resource in sorted(_resources(template).items()):
         if resource.get("Type") not in FUNCTION_TYPES:
@@ -232,9 +239,7 @@ def with_artifacts(template: Mapping[str, Any], locations: Mapping[str, Tuple[st
             metadata.pop("SamResourceId", None)
             if not metadata:
                 resource.pop("Metadata")
-    globals_function = (rewritten.get("Globals") or {}).get("Function") if isinstance(rewritten.get("Globals"), dict) else None
-    if isinstance(globals_function, dict):
-        globals_function.pop("CodeUri", None)
+    _function_globals(rewritten).pop("CodeUri", None)
     return rewritten
 
 
@@ -243,7 +248,7 @@ def with_artifacts(template: Mapping[str, Any], locations: Mapping[str, Tuple[st
 
 def unknown_policy_names(template: Mapping[str, Any]) -> List[str]:
     """``F: Name`` for each plain policy name of a function that is neither an ARN nor in the managed policy table."""
-    defaults = ((template.get("Globals") or {}).get("Function") or {}) if isinstance(template.get("Globals"), dict) else {}
+    defaults = _function_globals(template)
     unknown = []
     for logical_id, resource in sorted(_resources(template).items()):
         if resource.get("Type") not in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):

@@ -118,7 +118,7 @@ options:
   sam_binary:
     description:
       - The AWS SAM CLI (C(sam)) that builds SAM services; C(make setup) links the pinned one into C(.venv/bin).
-      - Looked for only when a SAM service is packaged (and not cached).
+      - Needed only when the services include a SAM service (its version is part of their cache key).
     type: path
     default: sam
   artifact_bucket:

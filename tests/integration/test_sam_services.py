@@ -38,6 +38,7 @@ from deploy_helpers import (
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 STAGE = "dev"
+DOCTOR_PLAYBOOK = DEPLOY_PLAYBOOK.parent / "doctor.yml"
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 PRODUCT = "bookings"
 CATALOG_NAME = f"{PRODUCT}-{STAGE}"
@@ -323,6 +324,26 @@ def test_a_fresh_clone_at_another_path_creates_nothing(monorepo: MixedMonorepo, 
     assert set(SAM_SERVICES) <= packaged, "an empty build cache builds the SAM services again"
     assert writes(monorepo.calls["fresh-clone"]) == BOOKKEEPING_WRITES, "the clone wrote more than its bookkeeping"
     assert (monorepo.versions(), monorepo.tenant_artifacts()) == before
+
+
+def test_the_project_doctor_reads_sam_services_too_and_writes_nothing(monorepo: MixedMonorepo) -> None:
+    """A fixed FunctionName in a SAM service: every tenant of a region would share it; the doctor names file and fix."""
+    template = monorepo.root / "services" / "reports" / "template.yaml"
+    original = template.read_text()
+    template.write_text(original.replace("      Handler: app.lambda_handler\n", "      Handler: app.lambda_handler\n      FunctionName: nightly-report\n", 1))
+    monorepo.aws.reset_calls()
+    try:
+        run = monorepo.runner.run(DOCTOR_PLAYBOOK, "-e", f"project_dir={monorepo.root}", "-e", f"stage={STAGE}", "-e", f"package_sls_binary={FAKE_SLS}",
+                                  "-e", '{"package_environment": {"FAKE_SLS_TENANT_PARAMETER": "TenantId"}, "package_init_stacks": false}')
+    finally:
+        template.write_text(original)
+    assert run.returncode != 0, run.explain()
+    [message] = {result.msg for result in run.failures if "project doctor" in result.task}
+    lines = message.splitlines()
+    assert lines[0] == f"project doctor: 1 problem(s) in {4 * len(REGIONS)} packaged template(s); nothing was uploaded:", lines
+    assert lines[1].startswith("- services/reports/template.yaml: service reports (product bookings): NightlyReportFunction (AWS::Lambda::Function)"), lines
+    assert "nightly-report" in lines[1] and lines[1].endswith(f" [{', '.join(REGIONS)}]"), lines
+    assert writes(monorepo.aws.calls()) == {}
 
 
 def test_a_runtime_this_machine_cannot_build_is_refused_in_one_line_before_anything_is_packaged(monorepo: MixedMonorepo) -> None:

@@ -87,7 +87,7 @@ def packager_names(services_dir: str, services: Sequence[str], packager: str, ov
 
 
 def make_packagers(params: Mapping[str, Any], chosen: Mapping[str, str]) -> Dict[str, Any]:
-    """One packager instance per packager the services need (a SAM CLI is only looked for when a SAM service is packaged)."""
+    """One packager instance per packager the services need (the SAM CLI is only looked for when there is a SAM service)."""
     made: Dict[str, Any] = {}
     for packager_name in sorted(set(chosen.values())):
         if packager_name == "sam":
