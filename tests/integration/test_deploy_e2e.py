@@ -147,6 +147,15 @@ def scenario(module_local_aws, tmp_path_factory) -> Scenario:
 # ---- The scenario, in order.
 
 
+def assert_one_host_gives_the_reason(run: Any, *needles: str) -> None:
+    """The run's stop: one host's last line holds every needle (whichever host wrote the run's report, any of them
+    in any run), every other host points at that one."""
+    stops = {result.host: result.msg for result in run.task("Stop the run before any later phase") if result.failed}
+    reasons = [host for host, msg in stops.items() if all(needle in msg for needle in needles)]
+    assert len(reasons) == 1 and set(stops) == set(REGIONS), run.explain()
+    assert all(stops[host] == f"stopped with the run (the reason is on {reasons[0]})" for host in set(REGIONS) - set(reasons)), run.explain()
+
+
 def test_cold_run_packages_publishes_and_versions_every_product(scenario: Scenario) -> None:
     run = scenario.runs["cold"]
     assert run.returncode == 0, run.explain()
@@ -393,12 +402,8 @@ def test_a_failing_tenant_fails_the_run_at_the_end_and_resume_finishes_only_it(s
         aws.clear_faults()
 
     assert run.returncode != 0
-    # The run ends failing with the region, the tenant and why (the fault's reason), after the others finished:
-    # one host's last line says it, whichever host wrote the run's report; every other host points at that one.
-    stops = {result.host: result.msg for result in run.task("Stop the run before any later phase") if result.failed}
-    reasons = [host for host, msg in stops.items() if "eu-west-1" in msg and FAILING_TENANT in msg and "Injected failure" in msg]
-    assert len(reasons) == 1 and set(stops) == set(REGIONS), run.explain()
-    assert all(stops[host] == f"stopped with the run (the reason is on {reasons[0]})" for host in set(REGIONS) - set(reasons)), run.explain()
+    # The run ends failing with the region, the tenant and why (the fault's reason), after the others finished.
+    assert_one_host_gives_the_reason(run, "eu-west-1", FAILING_TENANT, "Injected failure")
     latest, found = scenario.latest(), scenario.tenants()
     for region in REGIONS:
         for name, tenant in found[region].items():
@@ -464,7 +469,7 @@ def test_an_update_failing_inside_the_tenant_stacks_rolls_each_back_with_its_dat
         aws.clear_faults()
 
     assert run.returncode != 0
-    assert "CreateOrderLambdaFunction" in run.failure_messages[-1], run.explain()
+    assert_one_host_gives_the_reason(run, "CreateOrderLambdaFunction")
     found = scenario.tenants()
     for region in REGIONS:
         for name in core[region]:

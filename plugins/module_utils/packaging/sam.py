@@ -52,9 +52,19 @@ def sam_cli_version(binary: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _unbuildable(config: str, mtime: float, path: str) -> Tuple[str, ...]:
-    """The functions of ``config`` this machine cannot build (cached per file version and PATH: it runs interpreters)."""
-    return tuple(sam.unbuildable_functions(sam.load_template(config), path=path))
+def _source_facts(config: str, mtime: float, path: str) -> Tuple[Tuple[str, ...], Tuple["sam.LocalArtifact", ...]]:
+    """What the service's own template says before the build: the functions this machine cannot build, and its
+    local artifacts (code folders). Read once per file version and PATH (the runtime check runs interpreters);
+    SamTemplateError for a template this collection cannot build or publish."""
+    template = sam.load_template(config)
+    return tuple(sam.unbuildable_functions(template, path=path)), tuple(sam.local_artifacts(template))
+
+
+def _read_source(config: str, name: str) -> Tuple[Tuple[str, ...], Tuple["sam.LocalArtifact", ...]]:
+    try:
+        return _source_facts(config, os.path.getmtime(config), os.environ.get("PATH", ""))
+    except sam.SamTemplateError as exc:
+        raise PackagingError(str(exc), name) from None
 
 
 def _files_under(path: str) -> List[str]:
@@ -83,10 +93,7 @@ class SamPackager(Packager):
             raise PackagingError(f"no template.yaml in {source_dir}", name)
         if not self.bucket:
             raise PackagingError("a SAM service needs the stage's artifact bucket (the artifact_bucket option)", name)
-        try:
-            problems = _unbuildable(config, os.path.getmtime(config), os.environ.get("PATH", ""))
-        except sam.SamTemplateError as exc:
-            raise PackagingError(str(exc), name) from None
+        problems, _artifacts = _read_source(config, name)
         if problems:
             raise PackagingError(f"cannot be built on this machine: {'; '.join(problems)}", name)
         return config
@@ -95,7 +102,7 @@ class SamPackager(Packager):
         """Code folders outside the service's folder (``CodeUri: ../shared/lib``): their files are part of the cache key."""
         folder = os.path.dirname(os.path.abspath(config))
         outside: List[str] = []
-        for artifact in sam.local_artifacts(sam.load_template(config)):
+        for artifact in _read_source(config, os.path.basename(folder))[1]:
             path = os.path.normpath(os.path.join(folder, artifact.path))
             if os.path.relpath(path, folder).startswith(os.pardir):
                 outside += _files_under(path)

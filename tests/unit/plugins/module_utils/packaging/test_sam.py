@@ -212,6 +212,14 @@ def test_check_config_needs_the_artifact_bucket(tmp_path: Path, packager: SamPac
         SamPackager(packager.binary, None, REGION).check_config("svc", str(folder), "dev")
 
 
+def test_a_local_definition_file_in_the_source_is_refused_before_the_build(packager: SamPackager, tmp_path: Path) -> None:
+    api = "  Api:\n    Type: AWS::Serverless::HttpApi\n    Properties: {DefinitionUri: openapi.yaml}\n"
+    folder = sam_service(tmp_path / "svc", BUILT_NESTED.replace("CodeUri: Recorder", "CodeUri: src/") + api)
+    with pytest.raises(PackagingError) as caught:
+        packager.check_config("svc", str(folder), "dev")
+    assert str(caught.value).startswith("service svc: Api.DefinitionUri names the local file openapi.yaml") and "\n" not in str(caught.value)
+
+
 def test_invalid_yaml_names_the_line(tmp_path: Path, packager: SamPackager) -> None:
     folder = sam_service(tmp_path / "svc", "Resources:\n  A: [\n")
     with pytest.raises(PackagingError, match=r"is neither valid JSON nor valid YAML: .*line \d+"):
