@@ -98,7 +98,11 @@ def framework_version(binary: str) -> str:
             except (OSError, ValueError):
                 break
         directory = os.path.dirname(directory)
-    # A standalone binary: its size and mtime stand for its version.
+    return unversioned_binary(binary)
+
+
+def unversioned_binary(binary: str) -> str:
+    """``<name>@<size>-<mtime>``: what stands for the version of a CLI whose package metadata cannot be found."""
     stat = os.stat(binary)
     return f"{os.path.basename(binary)}@{stat.st_size}-{int(stat.st_mtime)}"
 

@@ -28,7 +28,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils import sam_
 from ansible_collections.multiregion.serverless.plugins.module_utils import sls_template as tpl
 from ansible_collections.multiregion.serverless.plugins.module_utils.common import canonical_json, sha256_file, write_fresh_file
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.output import write_published_template
-from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.packager import Packager, PackagingError, resolve_binary
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.packager import Packager, PackagingError, resolve_binary, unversioned_binary
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.sources import SAM_CONFIG_NAMES, find_config
 
 BUILT_TEMPLATE = "template.yaml"
@@ -47,8 +47,7 @@ def sam_cli_version(binary: str) -> str:
         found = sorted(glob.glob(os.path.join(environment, "lib", "python*", "site-packages", "aws_sam_cli-*.dist-info")))
         if found:
             return "aws-sam-cli@" + os.path.basename(found[-1])[len("aws_sam_cli-"):-len(".dist-info")]
-    stat = os.stat(binary)
-    return f"{os.path.basename(binary)}@{stat.st_size}-{int(stat.st_mtime)}"
+    return unversioned_binary(binary)
 
 
 @functools.lru_cache(maxsize=None)

@@ -25,7 +25,7 @@ from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.s
 
 # The service packagers by name, in the order a folder's config files are tried: a folder with a Serverless config
 # is a Serverless service even when it also holds a template.yaml (``service_packagers`` says otherwise).
-PACKAGERS = {"serverless": ServerlessPackager, "sam": SamPackager}
+PACKAGERS = {packager.name: packager for packager in (ServerlessPackager, SamPackager)}
 AUTO = "auto"
 CLI_ENVIRONMENT = {"SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off", "SLS_DISABLE_AUTO_UPDATE": "1"}
 LOG_PREFIX = "sls_package: "

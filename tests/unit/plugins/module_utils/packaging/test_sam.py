@@ -19,7 +19,8 @@ from ansible_collections.multiregion.serverless.plugins.module_utils import sls_
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging import sam_policies
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.packager import PackagingError
 from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.sam import SamPackager
-from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.service import PackagingFailed, packager_names
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging import sources
+from ansible_collections.multiregion.serverless.plugins.module_utils.packaging.service import PACKAGERS, PackagingFailed, packager_names
 
 BUCKET = "mrs-artifacts-dev-eu-west-1"
 REGION = "eu-west-1"
@@ -271,6 +272,11 @@ def test_packager_names_per_folder_and_by_project_yml(tmp_path: Path) -> None:
         packager_names(str(tmp_path), ["sls"], "auto", {"sls": "sam"})
     with pytest.raises(PackagingFailed, match="unknown packager"):
         packager_names(str(tmp_path), ["sls"], "auto", {"sls": "cdk"})
+
+
+def test_project_yml_accepts_exactly_the_packagers_the_module_has_in_the_order_folders_are_tried() -> None:
+    # deploy_plan checks service_packagers against sources.PACKAGER_NAMES without importing the packagers.
+    assert tuple(PACKAGERS) == sources.PACKAGER_NAMES
 
 
 # ---- the managed policy table
