@@ -18,11 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".collections"))
 from ansible_collections.multiregion.serverless.plugins.module_utils.stage_ownership import catalog_product_name  # noqa: E402
 
 
-def tenant_parameters(product: dict, index: int) -> list[dict]:
+def tenant_parameters(product: dict, stage: str, index: int) -> list[dict]:
     """A value for every product parameter without a default: TenantId-like ones get the tenant's name.
 
-    The name carries the product's initials: the example products share a service (inventory) whose
-    resource names derive from TenantId, so one TenantId in both products would collide.
+    The name carries the product's initials and the stage: the example products share a service (inventory)
+    whose resource names derive from TenantId, and stages may share an account, so one TenantId in both
+    products or in two stages would collide.
     """
     initials = "".join(word[0] for word in product["name"].split("-"))
     parameters = []
@@ -30,8 +31,14 @@ def tenant_parameters(product: dict, index: int) -> list[dict]:
         if "Default" in (spec or {}):
             continue
         allowed = (spec or {}).get("AllowedValues")
-        parameters.append({"Key": key, "Value": allowed[0] if allowed else f"{initials}-demo-{index:03d}"})
+        parameters.append({"Key": key, "Value": allowed[0] if allowed else f"{initials}-{stage}-{index:03d}"})
     return parameters
+
+
+def tenant_name(stage_product_name: str, region: str, index: int) -> str:
+    """The provisioned product's name: unique per account and region in AWS, so it carries the stage's product
+    name (not the project's), which keeps two stages' demo tenants in one account apart."""
+    return f"demo-{stage_product_name}-{region}-{index:03d}"
 
 
 def wait_for(client, record_ids: list[str], timeout: float = 300) -> list[str]:
@@ -86,8 +93,8 @@ def main() -> int:
                 response = catalog.provision_product(
                     ProductId=product_id,
                     ProvisioningArtifactId=artifact_id,
-                    ProvisionedProductName=f"demo-{product['name']}-{region}-{index:03d}",
-                    ProvisioningParameters=tenant_parameters(product, index),
+                    ProvisionedProductName=tenant_name(name, region, index),
+                    ProvisioningParameters=tenant_parameters(product, args.stage, index),
                     Tags=[{"Key": "tenant", "Value": f"demo-tenant-{index:03d}"}],
                 )
                 records.append(response["RecordDetail"]["RecordId"])
